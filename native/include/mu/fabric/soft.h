@@ -1,0 +1,40 @@
+// The `soft` fabric: software RDMA for machines without RDMA NICs (DESIGN.md §3.2).
+//
+// Each SoftDevice runs a soft NIC (one thread) that serves one-sided operations arriving over TCP
+// against the device's registered regions, enforcing region access, rkeys, bounds, QP states and
+// QP access flags exactly as fabric.h states (behaviour modelled on rdma_rxe). Peers authenticate
+// with the cluster secret when a connection opens; a peer without it is refused before it can
+// read or write anything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mu/fabric/fabric.h"
+
+namespace mu::fabric {
+
+struct SoftConfig {
+  std::string name = "soft0";
+  std::string listen_host = "127.0.0.1";  // address the soft NIC accepts connections on
+  uint16_t listen_port = 0;               // 0: an ephemeral port (see SoftDevice::listen_port)
+  std::string secret;                     // cluster secret; must be non-empty
+  // Network namespace (a name under /run/netns) in which the NIC's sockets are created; empty:
+  // the caller's namespace. Lets one process stand for hosts in different namespaces.
+  std::string netns;
+  bool busy_poll = false;  // NIC thread spins on its sockets instead of blocking in epoll
+};
+
+class SoftDevice : public Device {
+ public:
+  virtual uint16_t listen_port() const = 0;
+  // Fault hooks (tests, chaos): hold every outgoing operation until released; add a delay to
+  // each outgoing operation; drop the connection of a QP as if the network failed.
+  virtual void hold_outgoing(bool hold) = 0;
+  virtual void set_outgoing_delay_us(uint32_t delay_us) = 0;
+};
+
+Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config);
+
+}  // namespace mu::fabric
