@@ -1,0 +1,59 @@
+// The background region every replica registers (DESIGN.md §3.3, §3.5): heartbeat counter,
+// permission-request array (written by candidates) and acknowledgement array (written by
+// granters into the candidate's region). Slots are self-checking, so a WRITE seen in pieces is
+// ignored until it is whole.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "core/quorum.h"
+
+namespace mu::core {
+
+constexpr uint64_t kSlotMagic = 0x9e3779b97f4a7c15ULL;
+
+// Request flags.
+constexpr uint64_t kRequestPleaseCycle = 1;  // the candidate cycled its QP side; cycle yours too
+// Ack flags.
+constexpr uint64_t kAckCycled = 1;      // the granter cycled its QP side: cycle yours before use
+constexpr uint64_t kAckNewRkey = 2;     // the granter re-registered its log: use `rkey`
+
+struct alignas(32) PermissionSlot {
+  uint64_t seq;  // 0: never written
+  uint64_t flags;
+  uint64_t rkey;
+  uint64_t check;  // seq ^ flags ^ rkey ^ kSlotMagic: detects a slot seen half-written
+
+  static PermissionSlot make(uint64_t seq, uint64_t flags, uint64_t rkey = 0) {
+    return {seq, flags, rkey, seq ^ flags ^ rkey ^ kSlotMagic};
+  }
+  // Reads a slot that may be under a remote WRITE; false if empty or torn.
+  static bool load(const PermissionSlot* remote, PermissionSlot* out) {
+    std::memcpy(out, remote, sizeof *out);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return out->seq != 0 && out->check == (out->seq ^ out->flags ^ out->rkey ^ kSlotMagic);
+  }
+};
+static_assert(sizeof(PermissionSlot) == 32);
+
+struct BackgroundLayout {
+  alignas(64) uint64_t heartbeat;
+  alignas(64) PermissionSlot requests[kMaxReplicas];  // requests[c]: written by candidate c
+  alignas(64) PermissionSlot acks[kMaxReplicas];      // acks[r]: written by granter r
+};
+
+namespace background_offset {
+constexpr size_t kHeartbeat = offsetof(BackgroundLayout, heartbeat);
+constexpr size_t request(uint32_t candidate) {
+  return offsetof(BackgroundLayout, requests) + candidate * sizeof(PermissionSlot);
+}
+constexpr size_t ack(uint32_t granter) {
+  return offsetof(BackgroundLayout, acks) + granter * sizeof(PermissionSlot);
+}
+}  // namespace background_offset
+
+constexpr size_t kBackgroundBytes = (sizeof(BackgroundLayout) + 4095) / 4096 * 4096;
+
+}  // namespace mu::core

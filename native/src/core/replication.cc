@@ -1,0 +1,826 @@
+#include "core/replication.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "core/background_layout.h"
+
+namespace mu::core {
+
+using fabric::Completion;
+using fabric::QpState;
+using fabric::WcStatus;
+
+namespace {
+constexpr uint64_t kIndexBits = 36;  // wr value = [term:12][index:36]
+constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
+constexpr size_t kAppliedBatchHistory = 1 << 16;
+constexpr int kCompletionsPerPoll = 32;
+}  // namespace
+
+const char* to_string(ProposeStatus s) {
+  switch (s) {
+    case ProposeStatus::kQueued: return "queued";
+    case ProposeStatus::kNotLeader: return "not leader";
+    case ProposeStatus::kLogFull: return "log full";
+    case ProposeStatus::kTooLarge: return "request too large";
+  }
+  return "?";
+}
+
+const char* to_string(Role r) {
+  switch (r) {
+    case Role::kFollower: return "follower";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+ReplicationPlane::ReplicationPlane(const ReplicationConfig& config, ReplicaMemory memory,
+                                   std::vector<PeerLink> peers, StateMachine* state_machine)
+    : config_(config),
+      memory_(memory),
+      peers_(std::move(peers)),
+      state_machine_(state_machine),
+      layout_{config.max_entry_bytes()},
+      permissions_(config.self_id, memory_, peers_, config.max_entry_bytes(), config.revocation) {
+  assert(config_.replica_count >= 1 && config_.replica_count <= kMaxReplicas);
+  assert(config_.self_id < config_.replica_count);
+  assert(peers_.size() + 1 == config_.replica_count);
+  assert(memory_.log_bytes > kHeaderBytes);
+  assert(ring_bytes() % kCacheLineBytes == 0);
+  assert(ring_bytes() >= 2 * config_.max_entry_bytes());
+  assert(memory_.scratch_bytes >= layout_.total_bytes());
+  LogHeader& h = local_header();
+  h.ring_bytes = ring_bytes();
+  h.magic = kLogMagic;
+  // Batch ids must not repeat across restarts of this replica: seed them from the clock.
+  batch_seq_ = now() & ((uint64_t{1} << 55) - 1);
+  stats_.log_ring_bytes = ring_bytes();
+}
+
+PeerLink* ReplicationPlane::link(uint32_t id) {
+  for (PeerLink& p : peers_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+uint32_t ReplicationPlane::confirmed_count() const {
+  uint32_t n = 0;
+  for (const PeerLink& p : peers_) n += peer_state_[p.id].confirmed;
+  return n;
+}
+
+uint64_t ReplicationPlane::tag(uint64_t value) const {
+  return ((term_ & 0xfff) << kIndexBits) | (value & kIndexMask);
+}
+bool ReplicationPlane::current_term(uint64_t wr_value) const {
+  return (wr_value >> kIndexBits) == (term_ & 0xfff);
+}
+uint64_t ReplicationPlane::untag(uint64_t wr_value) const { return wr_value & kIndexMask; }
+
+// ---------------------------------------------------------------------------------------------
+// Proposals
+
+ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, uint64_t ticket) {
+  if (role_ == Role::kFollower) return {ProposeStatus::kNotLeader, leader_};
+  if (length > config_.max_request_bytes) return {ProposeStatus::kTooLarge, leader_};
+  if (pending_requests_ >= config_.max_pending) {
+    ++stats_.log_full_events;
+    return {ProposeStatus::kLogFull, leader_};
+  }
+  // Batching: requests queued between two polls share an entry, up to the batch limits.
+  Batch* batch = nullptr;
+  if (open_batch_ != 0) {
+    Batch& open = outstanding_.at(open_batch_);
+    if (open.count < config_.max_batch_records &&
+        open.payload.size() + record_bytes(length) <= config_.max_batch_bytes) {
+      batch = &open;
+    }
+  }
+  if (batch == nullptr) {
+    open_batch_ = (uint64_t{config_.self_id + 1} << 56) | (++batch_seq_ & ((uint64_t{1} << 56) - 1));
+    batch = &outstanding_[open_batch_];
+    to_propose_.push_back(open_batch_);
+  }
+  const size_t at = batch->payload.size();
+  batch->payload.resize(at + record_bytes(length));
+  append_record(batch->payload.data() + at, request, length);
+  batch->tickets.push_back(ticket);
+  ++batch->count;
+  ++pending_requests_;
+  ++stats_.proposals;
+  return {ProposeStatus::kQueued, leader_};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The poll loop
+
+bool ReplicationPlane::poll() {
+  bool progress = false;
+  Completion cs[kCompletionsPerPoll];
+  int n = memory_.log_cq->poll(cs, kCompletionsPerPoll);
+  for (int i = 0; i < n; ++i) on_log_completion(cs[i]);
+  progress |= n > 0;
+  n = memory_.bg_cq->poll(cs, kCompletionsPerPoll);
+  for (int i = 0; i < n; ++i) on_bg_completion(cs[i]);
+  progress |= n > 0;
+
+  progress |= permissions_.poll() > 0;
+  // Our own log now belongs to another candidate: our local copy no longer counts as an accept,
+  // so continuing would let two leaders each see a majority. Start over (Mu §4.2).
+  if (role_ != Role::kFollower && permissions_.holder() != config_.self_id) {
+    abort("our own permission manager granted another candidate");
+    start_candidacy();
+  }
+  if (role_ != Role::kFollower) progress |= advance_leader();
+  progress |= apply_committed();
+  return progress;
+}
+
+void ReplicationPlane::set_leader(uint32_t leader_id) {
+  assert(leader_id < config_.replica_count);
+  leader_ = leader_id;
+  if (leader_id == config_.self_id) {
+    if (role_ == Role::kFollower) start_candidacy();
+  } else if (role_ != Role::kFollower) {
+    step_down();
+  }
+}
+
+void ReplicationPlane::step_down() {
+  role_ = Role::kFollower;
+  phase_ = Phase::kIdle;
+  ++term_;
+  for (PeerLink& p : peers_) peer_state_[p.id] = PeerState{};
+  inflight_.clear();
+  // Not known to be decided: the new leader may still decide some (then our apply answers them
+  // as usual); the front end must treat the rest as unknown outcomes.
+  for (uint64_t id : to_propose_) {
+    auto it = outstanding_.find(id);
+    if (it == outstanding_.end()) continue;
+    for (uint64_t ticket : it->second.tickets) state_machine_->abandoned(ticket);
+    pending_requests_ -= it->second.count;
+    outstanding_.erase(it);
+  }
+  for (auto& [id, batch] : outstanding_) {
+    for (uint64_t ticket : batch.tickets) state_machine_->abandoned(ticket);
+    pending_requests_ -= batch.count;
+  }
+  outstanding_.clear();
+  to_propose_.clear();
+  open_batch_ = 0;
+  assert(pending_requests_ == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leader: permission (Mu §4.2), then prepare (§4.1), catch-up, and the accept fast path.
+
+void ReplicationPlane::start_candidacy() {
+  role_ = Role::kCandidate;
+  ++term_;
+  milestones_ = LeaderMilestones{};
+  milestones_.became_candidate_ns = now();
+  phase_ = Phase::kAcquire;
+  // Our own permission manager first: revoke every peer's write access to our log.
+  self_request_seq_ = ++request_seq_;
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  const PermissionSlot self_request = PermissionSlot::make(self_request_seq_, 0);
+  std::memcpy(&bg->requests[config_.self_id], &self_request, sizeof self_request);
+  permissions_.poll();
+  for (PeerLink& p : peers_) {
+    peer_state_[p.id] = PeerState{};
+    send_permission_request(p);
+  }
+  last_rejoin_ns_ = now();
+}
+
+void ReplicationPlane::send_permission_request(PeerLink& p) {
+  PeerState& ps = peer_state_[p.id];
+  uint64_t flags = 0;
+  // A QP side in ERR/RESET cannot carry anything; cycling needs both sides (fabric.h contract 2).
+  if (p.log_qp->state() != QpState::kRts) {
+    fabric::cycle_qp(*memory_.device, *p.log_qp, permissions_.access_for(p.id), p.log_qp_peer);
+    flags |= kRequestPleaseCycle;
+  }
+  if (p.bg_qp->state() != QpState::kRts) {
+    fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
+                     p.bg_qp_peer);
+  }
+  ps.request_seq = ++request_seq_;
+  ps.request_sent_ns = now();
+  ps.granted = false;
+  const PermissionSlot request = PermissionSlot::make(ps.request_seq, flags);
+  uint8_t* source = scratch(p.id, ScratchLayout::kRequestSource);
+  std::memcpy(source, &request, sizeof request);
+  fabric::WorkRequest wr;
+  wr.wr_id = make_wr_id(WrKind::kRequest, p.id, ps.request_seq);
+  wr.opcode = fabric::Opcode::kWrite;
+  wr.local_addr = source;
+  wr.length = sizeof request;
+  wr.lkey = memory_.scratch_mr->lkey();
+  wr.remote_addr = p.background.addr + background_offset::request(config_.self_id);
+  wr.rkey = p.background.rkey;
+  wr.inline_data = sizeof request <= p.bg_qp->max_inline();
+  (void)p.bg_qp->post(wr);  // failure: no ack will come; retried after request_timeout_ns
+}
+
+bool ReplicationPlane::collect_acks() {
+  bool progress = false;
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (ps.granted || ps.request_seq == 0) continue;
+    PermissionSlot ack;
+    if (!PermissionSlot::load(&bg->acks[p.id], &ack) || ack.seq != ps.request_seq) continue;
+    if ((ack.flags & kAckCycled) || p.log_qp->state() != QpState::kRts) {
+      fabric::cycle_qp(*memory_.device, *p.log_qp, permissions_.access_for(p.id), p.log_qp_peer);
+    }
+    if (ack.flags & kAckNewRkey) p.log.rkey = static_cast<uint32_t>(ack.rkey);
+    ps.granted = true;
+    progress = true;
+  }
+  return progress;
+}
+
+bool ReplicationPlane::advance_leader() {
+  bool progress = collect_acks();
+  switch (phase_) {
+    case Phase::kIdle:
+      return progress;
+    case Phase::kAcquire: {
+      uint32_t granted = 0;
+      for (PeerLink& p : peers_) granted += peer_state_[p.id].granted;
+      if (granted + 1 >= majority(config_.replica_count)) {
+        milestones_.permissions_ns = now();
+        for (PeerLink& p : peers_) peer_state_[p.id].confirmed = peer_state_[p.id].granted;
+        begin_read_headers();
+        return true;
+      }
+      // Requests that went unanswered (lost, or the peer is down): ask again, with a new seq.
+      for (PeerLink& p : peers_) {
+        PeerState& ps = peer_state_[p.id];
+        if (!ps.granted && now() - ps.request_sent_ns >= config_.request_timeout_ns) {
+          send_permission_request(p);
+        }
+      }
+      return progress;
+    }
+    case Phase::kReadHeaders:
+      if (!phase_reads_done()) return progress;
+      if (!quorum()) return abort("lost quorum reading headers"), true;
+      begin_write_min_proposal();
+      return true;
+    case Phase::kWriteMinProposal:
+      if (prepare_writes_outstanding_ > 0) return progress;
+      if (!quorum()) return abort("lost quorum writing minProposal"), true;
+      begin_catch_up();
+      return true;
+    case Phase::kCatchUp:
+      if (prepare_writes_outstanding_ > 0) return progress;
+      if (!quorum()) return abort("lost quorum during catch-up"), true;
+      begin_read_slot();
+      return true;
+    case Phase::kReadSlot:
+      if (!phase_reads_done()) return progress;
+      if (!quorum()) return abort("lost quorum during prepare"), true;
+      decide_slot();
+      return true;
+    case Phase::kAcceptAdopted:
+      // advance_commit() moves us on once the adopted entry is decided.
+      if (!quorum()) return abort("lost quorum accepting an adopted value"), true;
+      return progress;
+    case Phase::kReady:
+      progress |= retry_lost_peers();
+      progress |= fill_pipeline();
+      progress |= maybe_publish_commit();
+      progress |= maybe_refresh_heads();
+      return progress;
+  }
+  return progress;
+}
+
+bool ReplicationPlane::phase_reads_done() const {
+  for (const PeerLink& p : peers_) {
+    if (peer_state_[p.id].confirmed && peer_state_[p.id].busy) return false;
+  }
+  return true;
+}
+
+void ReplicationPlane::abort(const char* why) {
+  (void)why;
+  ++stats_.aborts;
+  ++term_;  // completions of the aborted attempt are ignored from now on
+  role_ = Role::kCandidate;
+  // Undecided entries go back to the proposal queue, in order, ahead of newer requests; if
+  // another copy gets decided through adoption, apply skips the duplicate by batch id.
+  for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
+    if (it->batch_id != 0 && outstanding_.count(it->batch_id)) to_propose_.push_front(it->batch_id);
+  }
+  inflight_.clear();
+  open_batch_ = 0;
+  next_index_ = commit_index_;
+  next_vpos_ = commit_vpos_;
+  prepare_writes_outstanding_ = 0;
+  phase_ = Phase::kAcquire;
+  for (PeerLink& p : peers_) {
+    peer_state_[p.id] = PeerState{};
+    send_permission_request(p);
+  }
+}
+
+void ReplicationPlane::begin_read_headers() {
+  phase_ = Phase::kReadHeaders;
+  ++stats_.prepares;
+  // Everything we know to be decided is applied first: our log is now only written by us, so
+  // the commit point and where it lives (commit_vpos_) come from our own applied state.
+  for (int guard = 0; guard < 1 << 20 && applied_index_ < known_commit_; ++guard) {
+    if (!apply_committed()) break;
+  }
+  commit_index_ = applied_index_;
+  commit_vpos_ = applied_vpos_;
+  next_index_ = commit_index_;
+  next_vpos_ = commit_vpos_;
+  published_commit_ = 0;
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (!ps.confirmed) continue;
+    ps.busy = true;
+    post_read(p, WrKind::kReadHeader, tag(0), scratch(p.id, ScratchLayout::kHeaderRead),
+              sizeof(LogHeader), 0);
+  }
+}
+
+void ReplicationPlane::begin_write_min_proposal() {
+  phase_ = Phase::kWriteMinProposal;
+  // A unique proposal number above every minProposal seen: [round:56][replica id:8].
+  uint64_t highest = std::max(local_header().min_proposal, proposal_);
+  for (PeerLink& p : peers_) {
+    if (peer_state_[p.id].confirmed) highest = std::max(highest, peer_state_[p.id].last_header.min_proposal);
+  }
+  proposal_ = ((highest >> 8) + 1) << 8 | config_.self_id;
+  local_header().min_proposal = proposal_;
+  stats_.proposal = proposal_;
+  prepare_writes_outstanding_ = 0;
+  for (PeerLink& p : peers_) {
+    if (!peer_state_[p.id].confirmed) continue;
+    uint8_t* source = scratch(p.id, ScratchLayout::kMinProposalSource);
+    std::memcpy(source, &proposal_, sizeof proposal_);
+    post_write(p, WrKind::kWriteMinProposal, tag(0), source, memory_.scratch_mr->lkey(),
+               sizeof proposal_, header_offset::kMinProposal, true);
+    ++prepare_writes_outstanding_;
+  }
+}
+
+void ReplicationPlane::begin_catch_up() {
+  phase_ = Phase::kCatchUp;
+  prepare_writes_outstanding_ = 0;
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (!ps.confirmed) continue;
+    const LogHeader& h = ps.last_header;
+    if (h.applied_index < commit_index_) {
+      catch_up_peer(p.id, h.applied_index, h.applied_vpos, commit_vpos_);
+    }
+  }
+}
+
+// Copies our log bytes [from_vpos, to_vpos) into the peer's ring, after checking that they are
+// still ours to copy (not recycled). A peer that cannot be caught up leaves the confirmed set.
+void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint64_t from_vpos,
+                                     uint64_t to_vpos) {
+  PeerLink& p = *link(peer_id);
+  // Every entry of the range must still be intact here: recycling may have reused its bytes.
+  bool intact = to_vpos >= from_vpos && to_vpos - from_vpos <= ring_bytes();
+  const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
+  DecodedEntry e;
+  for (uint64_t index = from_index, vpos = from_vpos; intact && vpos < to_vpos; ++index) {
+    const uint64_t at = position(vpos);
+    if (at >= to_vpos) break;  // only the skipped tail of a lap remains
+    intact = read_entry(ring(), ring_bytes(), at, index, max_payload, apply_scratch_, &e) ==
+             EntryRead::kValid;
+    vpos = at + entry_bytes(e.header.payload_bytes);
+  }
+  if (!intact) {
+    // Its missing entries were recycled: it needs a state transfer, which this engine does not
+    // have yet. It stays out of the confirmed set (and out of every quorum); asked again later.
+    peer_state_[peer_id] = PeerState{};
+    peer_state_[peer_id].request_sent_ns = now();
+    ++stats_.peer_failures;
+    ++stats_.catch_up_impossible;
+    return;
+  }
+  uint64_t at = from_vpos;
+  while (at < to_vpos) {
+    const uint64_t offset = at % ring_bytes();
+    const uint64_t chunk = std::min<uint64_t>(to_vpos - at, ring_bytes() - offset);
+    post_write(p, WrKind::kCatchUp, tag(0), ring() + offset, memory_.log_mr->lkey(),
+               static_cast<uint32_t>(chunk), kHeaderBytes + offset, false);
+    ++prepare_writes_outstanding_;
+    at += chunk;
+  }
+}
+
+void ReplicationPlane::begin_read_slot() {
+  phase_ = Phase::kReadSlot;
+  const uint64_t at = position(next_vpos_);
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (!ps.confirmed) continue;
+    ps.busy = true;
+    post_read(p, WrKind::kReadSlot, tag(next_index_), scratch(p.id, ScratchLayout::kFixedBytes),
+              static_cast<uint32_t>(config_.max_entry_bytes()), kHeaderBytes + at % ring_bytes());
+  }
+}
+
+void ReplicationPlane::decide_slot() {
+  const uint64_t at = position(next_vpos_);
+  const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
+  // Our own acceptor state counts too.
+  DecodedEntry best;
+  bool found = false;
+  const uint8_t* best_bytes = nullptr;
+  DecodedEntry mine;
+  if (read_entry(ring(), ring_bytes(), at, next_index_, max_payload, apply_scratch_, &mine) ==
+      EntryRead::kValid) {
+    best = mine;
+    best_bytes = apply_scratch_.data();
+    found = true;
+  }
+  for (PeerLink& p : peers_) {
+    if (!peer_state_[p.id].confirmed) continue;
+    const uint8_t* buf = scratch(p.id, ScratchLayout::kFixedBytes);
+    DecodedEntry theirs;
+    if (decode_entry(buf, config_.max_entry_bytes(), at, next_index_, max_payload, &theirs) !=
+        EntryRead::kValid) {
+      continue;  // empty, stale or torn (a torn copy was never completely accepted there)
+    }
+    if (!found || theirs.header.proposal > best.header.proposal) {
+      best = theirs;
+      best_bytes = buf;
+      found = true;
+    }
+  }
+  if (!found) {
+    // Every slot read was empty: no value can have been decided at or after next_index_ by an
+    // earlier leader, so prepare is omitted from now on (until the next abort).
+    phase_ = Phase::kReady;
+    role_ = Role::kLeader;
+    milestones_.prepared_ns = now();
+    stats_.confirmed_followers = confirmed_count();
+    return;
+  }
+  // Adopt: re-propose the highest-proposal value found, with our proposal number.
+  ++stats_.adopted;
+  adopt_entry_.assign(best_bytes + sizeof(EntryHeader),
+                      best_bytes + sizeof(EntryHeader) + best.header.payload_bytes);
+  const EntryHeader h = best.header;
+  phase_ = Phase::kAcceptAdopted;
+  accept(next_index_, h.batch_id, h.kind, h.record_count, adopt_entry_.data(), h.payload_bytes);
+}
+
+bool ReplicationPlane::space_for(uint64_t at, size_t bytes) const {
+  // The oldest byte any confirmed replica (or we) still needs: never overwrite it.
+  uint64_t oldest = applied_vpos_;
+  for (const PeerLink& p : peers_) {
+    const PeerState& ps = peer_state_[p.id];
+    if (ps.confirmed) oldest = std::min(oldest, ps.last_header.applied_vpos);
+  }
+  return at + bytes - oldest <= ring_bytes();
+}
+
+void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind, uint16_t count,
+                              const uint8_t* payload, uint32_t payload_bytes) {
+  assert(index == next_index_);
+  const uint64_t at = position(next_vpos_);
+  EntryHeader h;
+  h.index = index;
+  h.proposal = proposal_;
+  h.commit = commit_index_;
+  h.vpos = at;
+  h.payload_bytes = payload_bytes;
+  h.kind = kind;
+  h.record_count = count;
+  h.batch_id = batch_id;
+  uint8_t* local = ring() + at % ring_bytes();
+  const uint32_t bytes = static_cast<uint32_t>(encode_entry(local, h, payload));
+  Inflight f;
+  f.index = index;
+  f.vpos = at;
+  f.bytes = bytes;
+  f.batch_id = batch_id;
+  f.acks = 1u << config_.self_id;  // our own copy is written
+  inflight_.push_back(f);
+  for (PeerLink& p : peers_) {
+    if (!peer_state_[p.id].confirmed) continue;
+    post_write(p, WrKind::kAccept, tag(index), local, memory_.log_mr->lkey(), bytes,
+               kHeaderBytes + at % ring_bytes(), true);
+  }
+  next_index_ = index + 1;
+  next_vpos_ = at + bytes;
+  last_send_ns_ = now();
+  advance_commit();  // a single-replica group decides at once
+}
+
+bool ReplicationPlane::fill_pipeline() {
+  bool progress = false;
+  while (inflight_.size() < config_.max_inflight && !to_propose_.empty()) {
+    const uint64_t id = to_propose_.front();
+    auto it = outstanding_.find(id);
+    if (it == outstanding_.end()) {  // decided meanwhile through adoption
+      to_propose_.pop_front();
+      if (open_batch_ == id) open_batch_ = 0;
+      continue;
+    }
+    const Batch& b = it->second;
+    const uint64_t at = position(next_vpos_);
+    if (!space_for(at, entry_bytes(b.payload.size()))) {
+      // Back-pressure: wait for followers to apply; refresh their heads now, not later.
+      for (PeerLink& p : peers_) peer_state_[p.id].header_read_ns = 0;
+      break;
+    }
+    to_propose_.pop_front();
+    if (open_batch_ == id) open_batch_ = 0;
+    accept(next_index_, id, EntryKind::kData, b.count, b.payload.data(),
+           static_cast<uint32_t>(b.payload.size()));
+    progress = true;
+  }
+  return progress;
+}
+
+bool ReplicationPlane::maybe_publish_commit() {
+  // Followers learn the commit point from the next entry; when there is none for a while, the
+  // leader writes it into their headers so they never lag by "the last entry" forever.
+  if (commit_index_ <= published_commit_ || !inflight_.empty()) return false;
+  if (now() - last_send_ns_ < config_.commit_publish_ns) return false;
+  for (PeerLink& p : peers_) {
+    if (!peer_state_[p.id].confirmed) continue;
+    uint8_t* source = scratch(p.id, ScratchLayout::kCommitSource);
+    std::memcpy(source, &commit_index_, sizeof commit_index_);
+    post_write(p, WrKind::kCommit, tag(commit_index_), source, memory_.scratch_mr->lkey(),
+               sizeof commit_index_, header_offset::kCommit, true);
+  }
+  published_commit_ = commit_index_;
+  last_send_ns_ = now();
+  return true;
+}
+
+bool ReplicationPlane::maybe_refresh_heads() {
+  bool progress = false;
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (!ps.confirmed || ps.header_read_in_flight) continue;
+    if (ps.header_read_ns != 0 && now() - ps.header_read_ns < config_.head_refresh_ns) continue;
+    ps.header_read_in_flight = true;
+    ps.header_read_ns = now();
+    post_read(p, WrKind::kReadHeader, tag(1), scratch(p.id, ScratchLayout::kHeaderRead),
+              sizeof(LogHeader), 0);
+    progress = true;
+  }
+  return progress;
+}
+
+bool ReplicationPlane::retry_lost_peers() {
+  bool progress = false;
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    if (ps.confirmed || ps.joining) continue;
+    if (ps.granted) {
+      // Granted after the term started: read its log head, then catch it up (on completion).
+      ps.joining = true;
+      ps.header_read_in_flight = true;
+      post_read(p, WrKind::kReadHeader, tag(2), scratch(p.id, ScratchLayout::kHeaderRead),
+                sizeof(LogHeader), 0);
+      progress = true;
+    } else if (now() - ps.request_sent_ns >= config_.rejoin_retry_ns) {
+      send_permission_request(p);
+      progress = true;
+    }
+  }
+  return progress;
+}
+
+void ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, const uint8_t* source,
+                                  uint32_t lkey, uint32_t length, uint64_t remote_offset,
+                                  bool allow_inline) {
+  fabric::WorkRequest wr;
+  wr.wr_id = make_wr_id(kind, p.id, value);
+  wr.opcode = fabric::Opcode::kWrite;
+  wr.local_addr = const_cast<uint8_t*>(source);
+  wr.length = length;
+  wr.lkey = lkey;
+  wr.remote_addr = p.log.addr + remote_offset;
+  wr.rkey = p.log.rkey;
+  wr.inline_data = allow_inline && length <= p.log_qp->max_inline();
+  if (!p.log_qp->post(wr).ok()) peer_failed(p.id);
+}
+
+void ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8_t* destination,
+                                 uint32_t length, uint64_t remote_offset) {
+  fabric::WorkRequest wr;
+  wr.wr_id = make_wr_id(kind, p.id, value);
+  wr.opcode = fabric::Opcode::kRead;
+  wr.local_addr = destination;
+  wr.length = length;
+  wr.lkey = memory_.scratch_mr->lkey();
+  wr.remote_addr = p.log.addr + remote_offset;
+  wr.rkey = p.log.rkey;
+  if (!p.log_qp->post(wr).ok()) peer_failed(p.id);
+}
+
+void ReplicationPlane::peer_failed(uint32_t peer_id) {
+  PeerState& ps = peer_state_[peer_id];
+  if (!ps.confirmed && !ps.granted && !ps.joining) return;
+  ++stats_.peer_failures;
+  // A minority failure drops the peer; the leader carries on if a majority remains. The QP is in
+  // ERR now; it is cycled when we ask this peer for permission again.
+  ps = PeerState{};
+  ps.request_sent_ns = now();
+}
+
+void ReplicationPlane::on_log_completion(const Completion& c) {
+  const WrKind kind = wr_kind(c.wr_id);
+  const uint32_t peer = wr_peer(c.wr_id);
+  const uint64_t value = wr_value(c.wr_id);
+  if (peer >= kMaxReplicas || link(peer) == nullptr) return;
+  if (!current_term(value) || role_ == Role::kFollower) return;  // an earlier attempt's
+  if (c.status != WcStatus::kSuccess) {
+    peer_failed(peer);
+    return;
+  }
+  PeerState& ps = peer_state_[peer];
+  switch (kind) {
+    case WrKind::kAccept:
+      note_ack(peer, untag(value));
+      return;
+    case WrKind::kReadHeader: {
+      std::memcpy(&ps.last_header, scratch(peer, ScratchLayout::kHeaderRead), sizeof(LogHeader));
+      ps.header_read_in_flight = false;
+      ps.header_read_ns = now();
+      if (untag(value) == 0) {
+        ps.busy = false;  // prepare's header read
+      } else if (untag(value) == 2 && ps.joining && phase_ == Phase::kReady) {
+        // A late joiner: bring it up to everything we have written, then it receives accepts.
+        // Entries [its head, our FUO) are copied in QP order before any new entry.
+        prepare_writes_outstanding_ = 0;
+        if (ps.last_header.applied_index < next_index_) {
+          catch_up_peer(peer, ps.last_header.applied_index, ps.last_header.applied_vpos,
+                        next_vpos_);
+        }
+        if (ps.joining) {
+          ps.joining = false;
+          ps.confirmed = true;
+          published_commit_ = 0;  // the joiner learns our commit point even if we stay idle
+          // It counts only for entries written to it from now on.
+          stats_.confirmed_followers = confirmed_count();
+        }
+      }
+      return;
+    }
+    case WrKind::kWriteMinProposal:
+    case WrKind::kCatchUp:
+      if (prepare_writes_outstanding_ > 0) --prepare_writes_outstanding_;
+      return;
+    case WrKind::kReadSlot:
+      ps.busy = false;
+      return;
+    case WrKind::kCommit:
+    default:
+      return;
+  }
+}
+
+void ReplicationPlane::on_bg_completion(const Completion& c) {
+  if (wr_kind(c.wr_id) == WrKind::kAck) {
+    permissions_.on_completion(c);
+    return;
+  }
+  // A failed permission request: the peer is unreachable for now; asked again later.
+}
+
+void ReplicationPlane::note_ack(uint32_t replica, uint64_t index) {
+  if (inflight_.empty() || index < inflight_.front().index) return;
+  const uint64_t pos = index - inflight_.front().index;
+  if (pos >= inflight_.size()) return;
+  inflight_[pos].acks |= 1u << replica;
+  advance_commit();
+}
+
+void ReplicationPlane::advance_commit() {
+  const uint32_t needed = majority(config_.replica_count);
+  bool advanced = false;
+  while (!inflight_.empty() &&
+         static_cast<uint32_t>(__builtin_popcount(inflight_.front().acks)) >= needed) {
+    const Inflight& f = inflight_.front();
+    commit_index_ = f.index + 1;
+    commit_vpos_ = f.vpos + f.bytes;
+    inflight_.pop_front();
+    ++stats_.entries_decided;
+    advanced = true;
+  }
+  if (!advanced) return;
+  known_commit_ = std::max(known_commit_, commit_index_);
+  if (milestones_.first_commit_ns == 0) milestones_.first_commit_ns = now();
+  if (phase_ == Phase::kAcceptAdopted && inflight_.empty()) {
+    begin_read_slot();  // the adopted value is decided: prepare the next index
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every replica: learn the commit point, apply decided entries in order.
+
+bool ReplicationPlane::apply_committed() {
+  const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
+  LogHeader& h = local_header();
+  known_commit_ = std::max(known_commit_, __atomic_load_n(&h.commit, __ATOMIC_ACQUIRE));
+  DecodedEntry e;
+  if (role_ == Role::kFollower) {
+    // Learn piggybacked commit points from entries past the applied point. Only *learning*
+    // happens here; an entry is applied after the commit point covering it was seen, by reading
+    // it again (a newer leader may have replaced an undecided copy meanwhile).
+    uint64_t index = applied_index_;
+    uint64_t vpos = applied_vpos_;
+    for (uint32_t k = 0; k < config_.applies_per_poll; ++k) {
+      const uint64_t at = position(vpos);
+      if (read_entry(ring(), ring_bytes(), at, index, max_payload, apply_scratch_, &e) !=
+          EntryRead::kValid) {
+        break;
+      }
+      known_commit_ = std::max(known_commit_, e.header.commit);
+      h.frontier_index = index + 1;
+      h.frontier_vpos = at + entry_bytes(e.header.payload_bytes);
+      ++index;
+      vpos = at + entry_bytes(e.header.payload_bytes);
+    }
+  }
+  bool progress = false;
+  for (uint32_t k = 0; k < config_.applies_per_poll && applied_index_ < known_commit_; ++k) {
+    const uint64_t at = position(applied_vpos_);
+    const EntryRead r =
+        read_entry(ring(), ring_bytes(), at, applied_index_, max_payload, apply_scratch_, &e);
+    if (r != EntryRead::kValid) break;  // being rewritten right now: try again next poll
+    apply_entry(e);
+    ++applied_index_;
+    applied_vpos_ = at + entry_bytes(e.header.payload_bytes);
+    progress = true;
+  }
+  if (progress) publish_local_header();
+  return progress;
+}
+
+void ReplicationPlane::apply_entry(const DecodedEntry& e) {
+  const EntryHeader& h = e.header;
+  if (h.kind != EntryKind::kData) return;
+  // A batch re-proposed after an abort may also be decided through adoption: apply it once.
+  if (h.batch_id != 0) {
+    if (!applied_batches_.insert(h.batch_id).second) {
+      ++stats_.duplicate_batches_skipped;
+      return;
+    }
+    applied_batch_order_.push_back(h.batch_id);
+    if (applied_batch_order_.size() > kAppliedBatchHistory) {
+      applied_batches_.erase(applied_batch_order_.front());
+      applied_batch_order_.pop_front();
+    }
+  }
+  Batch* ours = nullptr;
+  auto it = outstanding_.find(h.batch_id);
+  if (it != outstanding_.end()) ours = &it->second;
+  const bool well_formed = for_each_record(
+      e.payload, h.payload_bytes, h.record_count,
+      [&](uint16_t i, const uint8_t* data, uint32_t length) {
+        const uint64_t ticket = ours != nullptr && i < ours->tickets.size() ? ours->tickets[i] : 0;
+        state_machine_->apply(h.index, data, length, ticket);
+      });
+  assert(well_formed);  // the CRC matched: a malformed batch would be our own bug
+  (void)well_formed;
+  if (ours != nullptr) {
+    pending_requests_ -= ours->count;
+    if (open_batch_ == h.batch_id) open_batch_ = 0;
+    outstanding_.erase(it);
+  }
+}
+
+void ReplicationPlane::publish_local_header() {
+  LogHeader& h = local_header();
+  // Leaders READ these to recycle log space; written after the applies they describe.
+  __atomic_store_n(&h.applied_vpos, applied_vpos_, __ATOMIC_RELEASE);
+  __atomic_store_n(&h.applied_index, applied_index_, __ATOMIC_RELEASE);
+}
+
+const ReplicationStats& ReplicationPlane::stats() {
+  stats_.role = role_;
+  stats_.leader = leader_;
+  stats_.next_index = next_index_;
+  stats_.commit_index = std::max(commit_index_, known_commit_);
+  stats_.applied_index = applied_index_;
+  stats_.pending_requests = pending_requests_;
+  stats_.confirmed_followers = confirmed_count();
+  stats_.log_used_bytes = role_ == Role::kFollower ? 0 : next_vpos_ - applied_vpos_;
+  return stats_;
+}
+
+}  // namespace mu::core

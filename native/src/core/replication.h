@@ -1,0 +1,267 @@
+// The replication plane (DESIGN.md §3.3, §3.4; Mu §4): one replica's log, its leader logic
+// (permission, prepare, accept, catch-up, recycling) and its follower logic (validate and apply).
+//
+// Poll-driven: propose() only queues; poll() does a bounded step — consume completions, advance
+// the leader's phase, post WRITEs/READs, apply decided entries. No sockets, threads or sleeps;
+// time comes from the device clock (virtual under simulation).
+//
+// Invariants (asserted where cheap):
+//   applied_index <= commit_index <= next_index            (on the leader)
+//   an index below commit_index is decided: a majority, counting the leader, accepted it;
+//   entries are written to a follower in index order on one QP, and before the first new entry a
+//   joining follower has been brought up to the leader's log (catch-up), so an entry carrying
+//   commit c implies the follower's copy of every index < c is the decided one;
+//   the leader never overwrites ring bytes a confirmed replica has not applied (recycling).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/links.h"
+#include "core/log_format.h"
+#include "core/permission_manager.h"
+#include "core/quorum.h"
+
+namespace mu::core {
+
+struct ReplicationConfig {
+  uint32_t self_id = 0;
+  uint32_t replica_count = 1;  // ids are 0..replica_count-1
+  uint32_t max_request_bytes = 64 * 1024;  // one client request (value size limit)
+  uint32_t max_batch_records = 32;          // requests batched into one entry
+  uint32_t max_batch_bytes = 64 * 1024;     // payload bytes batched into one entry
+  uint32_t max_inflight = 32;               // pipelined entries awaiting a majority
+  uint32_t max_pending = 8192;              // queued requests before propose() says "log full"
+  uint64_t commit_publish_ns = 50'000;      // an idle leader publishes its commit within this
+  uint64_t head_refresh_ns = 2'000'000;     // how often the leader re-reads followers' log heads
+  uint64_t rejoin_retry_ns = 5'000'000;     // how often a leader re-asks a lost follower
+  uint64_t request_timeout_ns = 50'000'000; // permission request unanswered: ask again
+  uint32_t applies_per_poll = 256;
+  RevocationMechanism revocation = RevocationMechanism::kQpAccessFlags;
+
+  size_t max_entry_bytes() const {
+    return entry_bytes(std::max<size_t>(max_batch_bytes, record_bytes(max_request_bytes)));
+  }
+};
+
+// What replicas apply. `ticket` is the proposer's tag for requests this replica proposed itself
+// (so a front end can answer its client), 0 otherwise.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  virtual void apply(uint64_t index, const uint8_t* request, uint32_t length, uint64_t ticket) = 0;
+  // This replica stopped leading with the request not known to be decided: the outcome is
+  // unknown (another leader may still decide it). Never silent: the front end tells its client.
+  virtual void abandoned(uint64_t ticket) { (void)ticket; }
+};
+
+enum class ProposeStatus : uint8_t { kQueued, kNotLeader, kLogFull, kTooLarge };
+const char* to_string(ProposeStatus s);
+
+struct ProposeResult {
+  ProposeStatus status = ProposeStatus::kQueued;
+  std::optional<uint32_t> leader;  // who leads, when known (for kNotLeader)
+};
+
+enum class Role : uint8_t { kFollower, kCandidate, kLeader };
+const char* to_string(Role r);
+
+struct ReplicationStats {
+  Role role = Role::kFollower;
+  std::optional<uint32_t> leader;
+  uint64_t proposal = 0;
+  uint64_t next_index = 0;  // leader: FUO
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t log_used_bytes = 0;
+  uint64_t log_ring_bytes = 0;
+  uint32_t confirmed_followers = 0;
+  uint64_t proposals = 0;
+  uint64_t entries_decided = 0;
+  uint64_t aborts = 0;
+  uint64_t prepares = 0;
+  uint64_t adopted = 0;
+  uint64_t log_full_events = 0;
+  uint64_t pending_requests = 0;
+  uint64_t duplicate_batches_skipped = 0;
+  uint64_t peer_failures = 0;
+  uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
+};
+
+// Leadership milestones, for failover timelines (background-plane issue builds on these).
+struct LeaderMilestones {
+  uint64_t became_candidate_ns = 0;
+  uint64_t permissions_ns = 0;   // majority of permission acks
+  uint64_t prepared_ns = 0;      // prepare + catch-up done; serving
+  uint64_t first_commit_ns = 0;  // first entry decided in this term
+};
+
+class ReplicationPlane {
+ public:
+  ReplicationPlane(const ReplicationConfig& config, ReplicaMemory memory,
+                   std::vector<PeerLink> peers, StateMachine* state_machine);
+
+  // Queues a request (copied). Never blocks. Fails with kNotLeader (naming the leader when
+  // known), kTooLarge, or kLogFull when the queue is at capacity (back-pressure).
+  ProposeResult propose(const void* request, uint32_t length, uint64_t ticket);
+
+  // One bounded step of work. Returns true if anything happened.
+  bool poll();
+
+  // Who leads, as decided by the background plane (or static configuration). Becoming leader
+  // starts the real permission → prepare → catch-up path; losing it stops proposing at once.
+  void set_leader(uint32_t leader_id);
+
+  const ReplicationStats& stats();
+  const LeaderMilestones& milestones() const { return milestones_; }
+  PermissionManager& permissions() { return permissions_; }
+  uint32_t self_id() const { return config_.self_id; }
+  // Test hook: the replica's local log header (what peers read and write).
+  const LogHeader& header() const { return *reinterpret_cast<const LogHeader*>(memory_.log); }
+
+ private:
+  struct PeerState {
+    bool granted = false;    // acked our current permission request
+    bool confirmed = false;  // in the confirmed set: receives accepts, counts toward majorities
+    bool joining = false;    // granted after the term started: header read / catch-up pending
+    bool busy = false;       // a READ or prepare WRITE of the current phase is outstanding
+    uint64_t request_seq = 0;
+    uint64_t request_sent_ns = 0;
+    LogHeader last_header{};  // last header read from this follower (min_proposal, log head)
+    uint64_t header_read_ns = 0;
+    bool header_read_in_flight = false;
+  };
+
+  struct Batch {
+    std::vector<uint8_t> payload;  // records: [u32 length][bytes]...
+    std::vector<uint64_t> tickets;
+    uint16_t count = 0;
+  };
+
+  struct Inflight {
+    uint64_t index = 0;
+    uint64_t vpos = 0;  // where the entry starts
+    uint32_t bytes = 0;
+    uint64_t batch_id = 0;
+    uint32_t acks = 0;  // replicas whose copy is written (bit per id; self included)
+  };
+
+  enum class Phase : uint8_t {
+    kIdle,              // follower
+    kAcquire,           // permission requests out; waiting for acks from a majority
+    kReadHeaders,       // prepare, part 1: read minProposal and log heads of confirmed followers
+    kWriteMinProposal,  // prepare, part 2: write our higher proposal number
+    kCatchUp,           // bring lagging confirmed followers up to our commit point
+    kReadSlot,          // prepare at next_index_: read that slot from confirmed followers
+    kAcceptAdopted,     // re-propose the adopted value; wait for a majority
+    kReady,             // prepare omitted until the next abort: the fast path
+  };
+
+  // Leader path.
+  void start_candidacy();
+  void send_permission_request(PeerLink& peer);
+  bool collect_acks();
+  void abort(const char* why);
+  void step_down();
+  bool advance_leader();
+  void begin_read_headers();
+  void begin_write_min_proposal();
+  void begin_catch_up();
+  void begin_read_slot();
+  void decide_slot();
+  bool fill_pipeline();
+  bool maybe_publish_commit();
+  bool maybe_refresh_heads();
+  bool retry_lost_peers();
+  void catch_up_peer(uint32_t peer_id, uint64_t from_index, uint64_t from_vpos, uint64_t to_vpos);
+  // Writes entry `index` at next_vpos_ locally and posts it to every confirmed follower.
+  void accept(uint64_t index, uint64_t batch_id, EntryKind kind, uint16_t count,
+              const uint8_t* payload, uint32_t payload_bytes);
+  bool space_for(uint64_t position, size_t bytes) const;
+  void post_write(PeerLink& peer, WrKind kind, uint64_t value, const uint8_t* source,
+                  uint32_t lkey, uint32_t length, uint64_t remote_offset, bool allow_inline);
+  void post_read(PeerLink& peer, WrKind kind, uint64_t value, uint8_t* destination,
+                 uint32_t length, uint64_t remote_offset);
+  void on_log_completion(const fabric::Completion& c);
+  void on_bg_completion(const fabric::Completion& c);
+  void peer_failed(uint32_t peer_id);
+  void note_ack(uint32_t replica, uint64_t index);
+  void advance_commit();
+  uint32_t confirmed_count() const;  // confirmed followers (the leader not counted)
+  bool quorum() const { return confirmed_count() + 1 >= majority(config_.replica_count); }
+  bool phase_reads_done() const;
+  PeerLink* link(uint32_t id);
+  uint8_t* scratch(uint32_t peer, size_t offset) {
+    return memory_.scratch + layout_.base(peer) + offset;
+  }
+  uint64_t tag(uint64_t value) const;  // wr value carrying the term, so stale completions are known
+  bool current_term(uint64_t wr_value) const;
+  uint64_t untag(uint64_t wr_value) const;
+  uint64_t position(uint64_t vpos) const {
+    return entry_position(vpos, config_.max_entry_bytes(), ring_bytes());
+  }
+
+  // Follower path (every replica, the leader included, applies its own log).
+  bool apply_committed();
+  void apply_entry(const DecodedEntry& entry);
+  void publish_local_header();
+
+  LogHeader& local_header() { return *reinterpret_cast<LogHeader*>(memory_.log); }
+  uint8_t* ring() { return memory_.log + kHeaderBytes; }
+  uint64_t ring_bytes() const { return memory_.log_bytes - kHeaderBytes; }
+  uint64_t now() const { return memory_.device->now_ns(); }
+
+  ReplicationConfig config_;
+  ReplicaMemory memory_;
+  std::vector<PeerLink> peers_;
+  StateMachine* state_machine_;
+  ScratchLayout layout_;
+  PermissionManager permissions_;
+
+  Role role_ = Role::kFollower;
+  std::optional<uint32_t> leader_;
+  Phase phase_ = Phase::kIdle;
+  PeerState peer_state_[kMaxReplicas];
+  uint64_t request_seq_ = 0;   // our permission requests (self and peers), monotonic
+  uint64_t self_request_seq_ = 0;
+  uint64_t term_ = 0;          // local count of candidacies/aborts; tags work-request ids
+  uint64_t proposal_ = 0;
+  uint64_t batch_seq_ = 0;
+
+  // Leader log state. next_* is where the next entry goes (the leader's FUO).
+  uint64_t next_index_ = 0;
+  uint64_t next_vpos_ = 0;
+  uint64_t commit_index_ = 0;  // indices below are decided (as this replica knows)
+  uint64_t commit_vpos_ = 0;   // where entry commit_index_ starts (before position())
+  uint64_t published_commit_ = 0;
+  uint64_t last_send_ns_ = 0;
+  uint64_t last_rejoin_ns_ = 0;
+  std::deque<Inflight> inflight_;
+  std::unordered_map<uint64_t, Batch> outstanding_;  // our batches not yet applied, by id
+  std::deque<uint64_t> to_propose_;                  // batch ids waiting for an index
+  uint64_t open_batch_ = 0;                          // back of to_propose_, still filling
+  uint64_t pending_requests_ = 0;
+  // Prepare at next_index_.
+  uint64_t adopt_proposal_ = 0;
+  std::vector<uint8_t> adopt_entry_;  // the highest-proposal entry found (whole encoding)
+  uint32_t prepare_writes_outstanding_ = 0;
+
+  // Follower (apply) state.
+  uint64_t applied_index_ = 0;
+  uint64_t applied_vpos_ = 0;
+  uint64_t known_commit_ = 0;
+  std::vector<uint8_t> apply_scratch_;
+  std::unordered_set<uint64_t> applied_batches_;
+  std::deque<uint64_t> applied_batch_order_;
+
+  ReplicationStats stats_;
+  LeaderMilestones milestones_;
+};
+
+}  // namespace mu::core

@@ -1,0 +1,234 @@
+// A whole Mu group inside one SimWorld, driven by one seed: every replica's memory, QPs and
+// replication plane, a recording state machine per replica, and a checker that watches from
+// outside (agreement of applied prefixes, nothing acknowledged lost, nothing applied twice).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/background_layout.h"
+#include "core/replication.h"
+#include "mu/fabric/sim.h"
+
+namespace mu::core::testing {
+
+struct Applied {
+  uint64_t index;
+  std::string request;
+  bool operator==(const Applied& o) const { return index == o.index && request == o.request; }
+};
+
+class RecordingStateMachine final : public StateMachine {
+ public:
+  void apply(uint64_t index, const uint8_t* request, uint32_t length, uint64_t ticket) override {
+    applied.push_back({index, std::string(reinterpret_cast<const char*>(request), length)});
+    if (ticket != 0) acknowledged.push_back(ticket);
+  }
+  void abandoned(uint64_t ticket) override { abandoned_tickets.push_back(ticket); }
+  std::vector<Applied> applied;
+  std::vector<uint64_t> acknowledged;
+  std::vector<uint64_t> abandoned_tickets;
+};
+
+struct SimReplica {
+  std::unique_ptr<fabric::Device> device;
+  std::vector<uint8_t> log, background, scratch;
+  std::unique_ptr<fabric::MemoryRegion> log_mr, background_mr, scratch_mr;
+  std::unique_ptr<fabric::CompletionQueue> log_cq, bg_cq;
+  std::map<uint32_t, std::unique_ptr<fabric::QueuePair>> log_qps, bg_qps;  // by peer id
+  RecordingStateMachine machine;
+  std::unique_ptr<ReplicationPlane> plane;
+  bool crashed = false;
+  bool paused = false;  // not polled (the process is frozen); its NIC still serves peers
+};
+
+struct SimClusterOptions {
+  uint32_t replicas = 3;
+  size_t ring_bytes = 1 << 20;
+  fabric::SimFaults faults{};
+  ReplicationConfig config{};  // self_id / replica_count are filled in per replica
+};
+
+class SimCluster {
+ public:
+  SimCluster(uint64_t seed, SimClusterOptions options)
+      : options_(options), world_(seed, options.faults), rng_(seed ^ 0x5eed) {
+    const uint32_t n = options.replicas;
+    ReplicationConfig config = options.config;
+    config.replica_count = n;
+    const size_t scratch_bytes = ScratchLayout{config.max_entry_bytes()}.total_bytes();
+    for (uint32_t i = 0; i < n; ++i) {
+      auto r = std::make_unique<SimReplica>();
+      r->device = world_.create_device("replica-" + std::to_string(i));
+      r->log.assign(kHeaderBytes + options.ring_bytes, 0);
+      r->background.assign(kBackgroundBytes, 0);
+      r->scratch.assign(scratch_bytes, 0);
+      r->log_mr = take(r->device->register_region(r->log.data(), r->log.size(), fabric::kAccessAll));
+      r->background_mr = take(r->device->register_region(r->background.data(),
+                                                         r->background.size(), fabric::kAccessAll));
+      r->scratch_mr = take(r->device->register_region(r->scratch.data(), r->scratch.size(),
+                                                      fabric::kLocalWrite));
+      r->log_cq = take(r->device->create_cq(1 << 16));
+      r->bg_cq = take(r->device->create_cq(1 << 12));
+      replicas_.push_back(std::move(r));
+    }
+    // A QP pair per replica pair per plane. Log QPs start read-only: write access is only ever
+    // granted by a permission manager.
+    for (uint32_t i = 0; i < n; ++i) {
+      for (uint32_t j = 0; j < n; ++j) {
+        if (i == j) continue;
+        SimReplica& a = *replicas_[i];
+        a.log_qps[j] = take(a.device->create_qp(*a.log_cq, fabric::QpCaps{1024, 256}));
+        a.bg_qps[j] = take(a.device->create_qp(*a.bg_cq, fabric::QpCaps{256, 256}));
+      }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      for (uint32_t j = i + 1; j < n; ++j) {
+        connect(*replicas_[i]->log_qps[j], *replicas_[j]->log_qps[i], fabric::kRemoteRead);
+        connect(*replicas_[i]->bg_qps[j], *replicas_[j]->bg_qps[i],
+                fabric::kRemoteRead | fabric::kRemoteWrite);
+      }
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      SimReplica& r = *replicas_[i];
+      ReplicaMemory memory;
+      memory.device = r.device.get();
+      memory.log = r.log.data();
+      memory.log_bytes = r.log.size();
+      memory.log_mr = r.log_mr.get();
+      memory.background = r.background.data();
+      memory.background_mr = r.background_mr.get();
+      memory.scratch = r.scratch.data();
+      memory.scratch_bytes = r.scratch.size();
+      memory.scratch_mr = r.scratch_mr.get();
+      memory.log_cq = r.log_cq.get();
+      memory.bg_cq = r.bg_cq.get();
+      std::vector<PeerLink> peers;
+      for (uint32_t j = 0; j < n; ++j) {
+        if (j == i) continue;
+        PeerLink p;
+        p.id = j;
+        p.log_qp = r.log_qps[j].get();
+        p.log_qp_peer = replicas_[j]->log_qps[i]->address();
+        p.log = replicas_[j]->log_mr->remote();
+        p.bg_qp = r.bg_qps[j].get();
+        p.bg_qp_peer = replicas_[j]->bg_qps[i]->address();
+        p.background = replicas_[j]->background_mr->remote();
+        peers.push_back(p);
+      }
+      ReplicationConfig c = config;
+      c.self_id = i;
+      r.plane = std::make_unique<ReplicationPlane>(c, memory, std::move(peers), &r.machine);
+    }
+  }
+
+  SimReplica& replica(uint32_t i) { return *replicas_[i]; }
+  uint32_t size() const { return static_cast<uint32_t>(replicas_.size()); }
+  fabric::SimWorld& world() { return world_; }
+  std::mt19937_64& rng() { return rng_; }
+
+  void set_leader(uint32_t id) {
+    for (auto& r : replicas_) {
+      if (!r->crashed) r->plane->set_leader(id);
+    }
+  }
+
+  // One scheduler step: a fabric event or one poll of a random live, unpaused replica.
+  void step() {
+    if (rng_() % 2 == 0) {
+      world_.step();
+      return;
+    }
+    SimReplica& r = *replicas_[rng_() % replicas_.size()];
+    if (!r.crashed && !r.paused) r.plane->poll();
+  }
+  void run(size_t steps) {
+    for (size_t i = 0; i < steps; ++i) step();
+  }
+
+  // Proposes on `leader`; remembers the ticket so the checker can verify it is never lost.
+  ProposeStatus propose(uint32_t leader, const std::string& request) {
+    const uint64_t ticket = next_ticket_++;
+    ProposeResult r = replicas_[leader]->plane->propose(request.data(),
+                                                        static_cast<uint32_t>(request.size()), ticket);
+    if (r.status == ProposeStatus::kQueued) proposed_[ticket] = request;
+    return r.status;
+  }
+
+  void crash(uint32_t i) {
+    replicas_[i]->crashed = true;
+    world_.crash(*replicas_[i]->device);
+  }
+
+  // Runs until every live replica applied `count` entries or the step budget is spent.
+  bool run_until_applied(size_t count, size_t max_steps) {
+    for (size_t s = 0; s < max_steps; ++s) {
+      step();
+      if (s % 64 == 0 && all_applied(count)) return true;
+    }
+    return all_applied(count);
+  }
+  bool all_applied(size_t count) {
+    for (auto& r : replicas_) {
+      if (!r->crashed && r->machine.applied.size() < count) return false;
+    }
+    return true;
+  }
+
+  // The checker. Agreement: applied sequences are prefixes of one another. Exactly once: no
+  // request applied twice. No loss: every acknowledged ticket's request is in the longest log.
+  void check(const std::string& context) {
+    const std::vector<Applied>* longest = nullptr;
+    for (auto& r : replicas_) {
+      if (longest == nullptr || r->machine.applied.size() > longest->size()) {
+        longest = &r->machine.applied;
+      }
+    }
+    for (size_t i = 0; i < replicas_.size(); ++i) {
+      const auto& mine = replicas_[i]->machine.applied;
+      for (size_t k = 0; k < mine.size(); ++k) {
+        ASSERT_EQ(mine[k], (*longest)[k])
+            << context << ": replica " << i << " disagrees at applied position " << k;
+      }
+    }
+    std::set<std::string> seen;
+    for (const Applied& a : *longest) {
+      ASSERT_TRUE(seen.insert(a.request).second) << context << ": applied twice: " << a.request;
+    }
+    for (auto& r : replicas_) {
+      for (uint64_t ticket : r->machine.acknowledged) {
+        ASSERT_TRUE(proposed_.count(ticket)) << context << ": unknown ticket";
+        ASSERT_TRUE(seen.count(proposed_[ticket]))
+            << context << ": acknowledged but not applied: " << proposed_[ticket];
+      }
+    }
+  }
+
+ private:
+  template <typename T>
+  static T take(fabric::Result<T> r) {
+    if (!r.ok()) throw std::runtime_error(r.status().to_string());
+    return std::move(r.value());
+  }
+  static void connect(fabric::QueuePair& a, fabric::QueuePair& b, uint32_t access) {
+    if (!a.to_init(access).ok() || !b.to_init(access).ok() || !a.to_rtr(b.address()).ok() ||
+        !b.to_rtr(a.address()).ok() || !a.to_rts().ok() || !b.to_rts().ok()) {
+      throw std::runtime_error("cannot connect QPs");
+    }
+  }
+
+  SimClusterOptions options_;
+  fabric::SimWorld world_;
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<SimReplica>> replicas_;
+  uint64_t next_ticket_ = 1;
+  std::map<uint64_t, std::string> proposed_;
+};
+
+}  // namespace mu::core::testing
