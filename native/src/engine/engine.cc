@@ -1,0 +1,358 @@
+#include "engine/engine.h"
+
+#include <sched.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/background_layout.h"
+#include "mu/fabric/bootstrap.h"
+#include "mu/fabric/soft.h"
+#if defined(MU_WITH_VERBS)
+#include "mu/fabric/verbs.h"
+#endif
+
+namespace mu::engine {
+
+using fabric::Result;
+using fabric::Status;
+using fabric::ErrorCode;
+
+namespace {
+
+constexpr uint32_t kBlobVersion = 1;
+constexpr size_t kMaxSwitchHistory = 64;
+
+// What one replica tells one peer over the bootstrap channel.
+struct PeerBlob {
+  uint32_t version;
+  uint32_t from_id;
+  uint32_t to_id;
+  uint32_t reserved;
+  uint64_t log_bytes;        // must agree across the group
+  uint64_t max_entry_bytes;  // must agree: it decides where entries wrap
+  fabric::QpAddress log_qp;
+  fabric::QpAddress bg_qp;
+  fabric::RemoteRegion log;
+  fabric::RemoteRegion background;
+};
+
+struct AlignedBuffer {
+  uint8_t* data = nullptr;
+  size_t bytes = 0;
+  explicit AlignedBuffer(size_t n) : bytes((n + 4095) / 4096 * 4096) {
+    data = static_cast<uint8_t*>(std::aligned_alloc(4096, bytes));
+    if (data != nullptr) std::memset(data, 0, bytes);
+  }
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+template <typename T>
+Status take(Result<T> r, T* out, const std::string& what) {
+  if (!r.ok()) return Status::Error(r.status().code, what + ": " + r.status().message);
+  *out = std::move(r.value());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string validate(const EngineConfig& c) {
+  if (c.members.empty()) return "members: at least one member is required";
+  if (c.members.size() > core::kMaxReplicas) {
+    return "members: at most " + std::to_string(core::kMaxReplicas) + " replicas are supported";
+  }
+  std::set<uint32_t> ids;
+  for (const Member& m : c.members) {
+    if (m.id >= c.members.size()) {
+      return "members: ids must be 0.." + std::to_string(c.members.size() - 1) + ", got " +
+             std::to_string(m.id);
+    }
+    if (!ids.insert(m.id).second) return "members: id " + std::to_string(m.id) + " appears twice";
+    if (m.host.empty()) return "members[" + std::to_string(m.id) + "].host: empty";
+    if (m.bootstrap_port == 0 && c.members.size() > 1) {
+      return "members[" + std::to_string(m.id) + "].bootstrapPort: must be set";
+    }
+    if (c.fabric == "soft" && m.fabric_port == 0 && c.members.size() > 1) {
+      return "members[" + std::to_string(m.id) + "].fabricPort: must be set for the soft fabric";
+    }
+  }
+  if (!ids.count(c.id)) return "id: " + std::to_string(c.id) + " is not in members";
+  if (c.fabric != "soft" && c.fabric != "verbs") return "fabric: must be soft or verbs";
+#if !defined(MU_WITH_VERBS)
+  if (c.fabric == "verbs") return "fabric: this build has no verbs backend (libibverbs missing)";
+#endif
+  if (c.secret.empty()) return "secret: the cluster secret must not be empty";
+  if (c.log_bytes % 4096 != 0 || c.log_bytes < 4 * c.replication.max_entry_bytes()) {
+    return "logSizeBytes: must be a multiple of 4096 and at least 4 maximal entries (" +
+           std::to_string(4 * c.replication.max_entry_bytes()) + " bytes)";
+  }
+  if (c.static_leader && *c.static_leader >= c.members.size()) return "leader: not a member id";
+  return "";
+}
+
+struct Engine::Resources {
+  std::unique_ptr<fabric::Device> device;
+  std::unique_ptr<fabric::Bootstrap> bootstrap;
+  std::unique_ptr<AlignedBuffer> log, background, scratch;
+  std::unique_ptr<fabric::MemoryRegion> log_mr, background_mr, scratch_mr;
+  std::unique_ptr<fabric::CompletionQueue> log_cq, bg_cq;
+  std::map<uint32_t, std::unique_ptr<fabric::QueuePair>> log_qps, bg_qps;
+  std::unique_ptr<core::ReplicationPlane> plane;
+  uint64_t started_ns = 0;
+};
+
+Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
+                                              core::StateMachine* state_machine) {
+  if (std::string problem = validate(config); !problem.empty()) {
+    return Status::Error(ErrorCode::kInvalidArgument, problem);
+  }
+  auto res = std::make_unique<Resources>();
+  const Member* self = nullptr;
+  for (const Member& m : config.members) {
+    if (m.id == config.id) self = &m;
+  }
+
+  // 1. The fabric device.
+  if (config.fabric == "soft") {
+    fabric::SoftConfig sc;
+    sc.name = "soft-" + std::to_string(config.id);
+    sc.listen_host = self->host;
+    sc.listen_port = self->fabric_port;
+    sc.secret = config.secret;
+    sc.netns = config.netns;
+    sc.busy_poll = config.busy_poll;
+    std::unique_ptr<fabric::SoftDevice> soft;
+    if (Status s = take(fabric::open_soft_device(sc), &soft, "soft fabric"); !s.ok()) return s;
+    res->device = std::move(soft);
+  } else {
+#if defined(MU_WITH_VERBS)
+    fabric::VerbsConfig vc;
+    vc.device = config.verbs_device;
+    vc.port = config.verbs_port;
+    vc.gid_index = config.verbs_gid_index;
+    if (Status s = take(fabric::open_verbs_device(vc), &res->device, "verbs fabric"); !s.ok()) {
+      return s;
+    }
+#endif
+  }
+
+  // 2. Registered memory and completion queues.
+  core::ReplicationConfig rc = config.replication;
+  rc.self_id = config.id;
+  rc.replica_count = static_cast<uint32_t>(config.members.size());
+  res->log = std::make_unique<AlignedBuffer>(core::kHeaderBytes + config.log_bytes);
+  res->background = std::make_unique<AlignedBuffer>(core::kBackgroundBytes);
+  const size_t scratch_bytes = core::ScratchLayout{rc.max_entry_bytes()}.total_bytes();
+  res->scratch = std::make_unique<AlignedBuffer>(scratch_bytes);
+  if (!res->log->data || !res->background->data || !res->scratch->data) {
+    return Status::Error(ErrorCode::kResourceExhausted, "cannot allocate the log memory");
+  }
+  using fabric::kAccessAll;
+  if (Status s = take(res->device->register_region(res->log->data,
+                                                   core::kHeaderBytes + config.log_bytes,
+                                                   kAccessAll),
+                      &res->log_mr, "register the log");
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = take(res->device->register_region(res->background->data, core::kBackgroundBytes,
+                                                   kAccessAll),
+                      &res->background_mr, "register the background region");
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = take(res->device->register_region(res->scratch->data, scratch_bytes,
+                                                   fabric::kLocalWrite),
+                      &res->scratch_mr, "register scratch memory");
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = take(res->device->create_cq(1 << 14), &res->log_cq, "log CQ"); !s.ok()) return s;
+  if (Status s = take(res->device->create_cq(1 << 12), &res->bg_cq, "background CQ"); !s.ok()) {
+    return s;
+  }
+
+  // 3. One QP per peer per plane, and the bootstrap exchange of addresses.
+  std::vector<fabric::BootstrapOffer> offers;
+  for (const Member& m : config.members) {
+    if (m.id == config.id) continue;
+    fabric::QpCaps log_caps{2048, 256}, bg_caps{256, 256};
+    if (Status s = take(res->device->create_qp(*res->log_cq, log_caps), &res->log_qps[m.id],
+                        "log QP");
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = take(res->device->create_qp(*res->bg_cq, bg_caps), &res->bg_qps[m.id],
+                        "background QP");
+        !s.ok()) {
+      return s;
+    }
+    PeerBlob blob{};
+    blob.version = kBlobVersion;
+    blob.from_id = config.id;
+    blob.to_id = m.id;
+    blob.log_bytes = config.log_bytes;
+    blob.max_entry_bytes = rc.max_entry_bytes();
+    blob.log_qp = res->log_qps[m.id]->address();
+    blob.bg_qp = res->bg_qps[m.id]->address();
+    blob.log = res->log_mr->remote();
+    blob.background = res->background_mr->remote();
+    fabric::BootstrapOffer offer;
+    offer.peer = {m.id, m.host, m.bootstrap_port};
+    offer.blob.resize(sizeof blob);
+    std::memcpy(offer.blob.data(), &blob, sizeof blob);
+    offers.push_back(std::move(offer));
+  }
+  std::vector<core::PeerLink> links;
+  if (!offers.empty()) {
+    fabric::BootstrapConfig bc;
+    bc.id = config.id;
+    bc.host = self->host;
+    bc.port = self->bootstrap_port;
+    bc.secret = config.secret;
+    bc.netns = config.netns;
+    if (Status s = take(fabric::Bootstrap::listen(bc), &res->bootstrap, "bootstrap"); !s.ok()) {
+      return s;
+    }
+    auto blobs = res->bootstrap->exchange_all(offers, config.bootstrap_timeout_ms);
+    if (!blobs.ok()) {
+      return Status::Error(blobs.status().code, "bootstrap exchange: " + blobs.status().message);
+    }
+    for (size_t i = 0; i < offers.size(); ++i) {
+      const auto& bytes = blobs.value()[i];
+      const uint32_t peer_id = offers[i].peer.id;
+      PeerBlob theirs{};
+      if (bytes.size() != sizeof theirs) {
+        return Status::Error(ErrorCode::kInvalidArgument,
+                             "bootstrap: replica " + std::to_string(peer_id) +
+                                 " sent a malformed address block (another version?)");
+      }
+      std::memcpy(&theirs, bytes.data(), sizeof theirs);
+      if (theirs.version != kBlobVersion || theirs.from_id != peer_id ||
+          theirs.to_id != config.id) {
+        return Status::Error(ErrorCode::kInvalidArgument,
+                             "bootstrap: replica " + std::to_string(peer_id) +
+                                 " is not who the member list says");
+      }
+      if (theirs.log_bytes != config.log_bytes || theirs.max_entry_bytes != rc.max_entry_bytes()) {
+        return Status::Error(ErrorCode::kInvalidArgument,
+                             "logSizeBytes/maxRequestBytes differ between replica " +
+                                 std::to_string(config.id) + " and replica " +
+                                 std::to_string(peer_id) + ": every replica must use the same");
+      }
+      // Log QPs start read-only: write access is granted only by a permission manager.
+      fabric::QueuePair& lq = *res->log_qps[peer_id];
+      fabric::QueuePair& bq = *res->bg_qps[peer_id];
+      Status s = lq.to_init(fabric::kRemoteRead);
+      if (s.ok()) s = lq.to_rtr(theirs.log_qp);
+      if (s.ok()) s = lq.to_rts();
+      if (s.ok()) s = bq.to_init(fabric::kRemoteRead | fabric::kRemoteWrite);
+      if (s.ok()) s = bq.to_rtr(theirs.bg_qp);
+      if (s.ok()) s = bq.to_rts();
+      if (!s.ok()) {
+        return Status::Error(s.code, "connecting to replica " + std::to_string(peer_id) + ": " +
+                                         s.message);
+      }
+      core::PeerLink link;
+      link.id = peer_id;
+      link.log_qp = &lq;
+      link.log_qp_peer = theirs.log_qp;
+      link.log = theirs.log;
+      link.bg_qp = &bq;
+      link.bg_qp_peer = theirs.bg_qp;
+      link.background = theirs.background;
+      links.push_back(link);
+    }
+  }
+
+  // 4. The replication plane.
+  core::ReplicaMemory memory;
+  memory.device = res->device.get();
+  memory.log = res->log->data;
+  memory.log_bytes = core::kHeaderBytes + config.log_bytes;
+  memory.log_mr = res->log_mr.get();
+  memory.background = res->background->data;
+  memory.background_mr = res->background_mr.get();
+  memory.scratch = res->scratch->data;
+  memory.scratch_bytes = scratch_bytes;
+  memory.scratch_mr = res->scratch_mr.get();
+  memory.log_cq = res->log_cq.get();
+  memory.bg_cq = res->bg_cq.get();
+  res->plane = std::make_unique<core::ReplicationPlane>(rc, memory, std::move(links),
+                                                        state_machine);
+  res->started_ns = res->device->now_ns();
+  std::unique_ptr<Engine> engine(new Engine(config, std::move(res)));
+  engine->snapshot_.fabric = config.fabric;
+  engine->thread_ = std::thread([e = engine.get()] { e->run(); });
+  return engine;
+}
+
+Engine::Engine(const EngineConfig& config, std::unique_ptr<Resources> resources)
+    : config_(config), resources_(std::move(resources)) {}
+
+Engine::~Engine() { stop(); }
+
+void Engine::stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::post(std::function<void(core::ReplicationPlane&)> work) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  inbox_.push_back(std::move(work));
+}
+
+void Engine::add_pollable(std::function<bool()> poll) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  new_pollables_.push_back(std::move(poll));
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return snapshot_;
+}
+
+void Engine::run() {
+  core::ReplicationPlane& plane = *resources_->plane;
+  if (config_.static_leader) plane.set_leader(*config_.static_leader);
+  std::vector<std::function<void(core::ReplicationPlane&)>> work;
+  std::vector<std::function<bool()>> pollables;
+  uint64_t polls = 0;
+  uint64_t idle_polls = 0;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    bool progress = plane.poll();
+    for (auto& p : pollables) progress |= p();
+    ++polls;
+    // Every 1024 iterations: take posted work, new pollables, publish a stats snapshot.
+    if ((polls & 1023) == 0) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        work.swap(inbox_);
+        for (auto& p : new_pollables_) pollables.push_back(std::move(p));
+        new_pollables_.clear();
+        snapshot_.replication = plane.stats();
+        snapshot_.milestones = plane.milestones();
+        for (auto& s : plane.permissions().take_switches()) {
+          snapshot_.recent_switches.push_back(s);
+          if (snapshot_.recent_switches.size() > kMaxSwitchHistory) {
+            snapshot_.recent_switches.erase(snapshot_.recent_switches.begin());
+          }
+        }
+        snapshot_.polls = polls;
+        snapshot_.uptime_ns = resources_->device->now_ns() - resources_->started_ns;
+      }
+      for (auto& w : work) w(plane);
+      progress |= !work.empty();
+      work.clear();
+    }
+    idle_polls = progress ? 0 : idle_polls + 1;
+    // Busy-polling is Mu's speed; a replica that is not asked to spin yields when idle.
+    if (!config_.busy_poll && idle_polls > 64) sched_yield();
+  }
+}
+
+}  // namespace mu::engine

@@ -1,0 +1,92 @@
+// The engine driver: one replica of a Mu group in a process. Setup (may block, may allocate):
+// open the fabric device, register the replica's regions, create one QP per peer per plane,
+// exchange addresses over the bootstrap channel, connect. Then one native thread polls every
+// component — replication plane, application front end — in a loop (busy-polling, or yielding
+// when idle). The data path never leaves this thread; other threads read snapshots.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/replication.h"
+#include "mu/fabric/fabric.h"
+
+namespace mu::engine {
+
+struct Member {
+  uint32_t id = 0;
+  std::string host;             // address peers reach this replica on (IPv4)
+  uint16_t bootstrap_port = 0;  // TCP: connection setup
+  uint16_t fabric_port = 0;     // TCP: the soft NIC (soft fabric only)
+  uint16_t resp_port = 0;       // clients
+};
+
+struct EngineConfig {
+  uint32_t id = 0;
+  std::vector<Member> members;  // every replica, this one included; ids 0..n-1
+  std::string fabric = "soft";  // soft | verbs | sim (sim: not from a process)
+  std::string secret;           // cluster secret: soft NIC and bootstrap authentication
+  std::string netns;            // network namespace for the soft NIC / bootstrap sockets
+  std::string verbs_device;     // "" = first active
+  uint8_t verbs_port = 1;
+  int verbs_gid_index = -1;     // -1 = auto (RoCE v2, IPv4-mapped)
+  size_t log_bytes = 64u << 20;  // ring bytes of the replicated log
+  core::ReplicationConfig replication;
+  std::optional<uint32_t> static_leader;  // until the background plane decides: who leads
+  bool busy_poll = true;        // the engine thread spins; false: it yields when idle
+  int bootstrap_timeout_ms = 30000;
+};
+
+// Validates a configuration; returns "" or a message naming the setting that is wrong.
+std::string validate(const EngineConfig& config);
+
+struct EngineStats {
+  core::ReplicationStats replication;
+  core::LeaderMilestones milestones;
+  uint64_t polls = 0;
+  uint64_t uptime_ns = 0;
+  std::vector<core::PermissionSwitch> recent_switches;  // newest last, bounded
+  std::string fabric;
+};
+
+class Engine {
+ public:
+  // Builds the replica and starts its thread. `state_machine` must outlive the engine; it is
+  // called on the engine thread only.
+  static fabric::Result<std::unique_ptr<Engine>> start(const EngineConfig& config,
+                                                       core::StateMachine* state_machine);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Runs `work` on the engine thread at its next iteration (e.g. a proposal from JavaScript).
+  void post(std::function<void(core::ReplicationPlane&)> work);
+  // Adds a component polled on the engine thread every iteration (e.g. the RESP front end).
+  void add_pollable(std::function<bool()> poll);
+  EngineStats stats() const;
+  void stop();
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Resources;
+  Engine(const EngineConfig& config, std::unique_ptr<Resources> resources);
+  void run();
+
+  EngineConfig config_;
+  std::unique_ptr<Resources> resources_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;  // guards the inbox, pollables_ additions and the stats snapshot
+  std::vector<std::function<void(core::ReplicationPlane&)>> inbox_;
+  std::vector<std::function<bool()>> new_pollables_;
+  EngineStats snapshot_;
+  std::thread thread_;
+};
+
+}  // namespace mu::engine
