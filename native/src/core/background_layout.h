@@ -20,23 +20,31 @@ constexpr uint64_t kRequestPleaseCycle = 1;  // the candidate cycled its QP side
 constexpr uint64_t kAckCycled = 1;      // the granter cycled its QP side: cycle yours before use
 constexpr uint64_t kAckNewRkey = 2;     // the granter re-registered its log: use `rkey`
 
-struct alignas(32) PermissionSlot {
+struct alignas(64) PermissionSlot {
   uint64_t seq;  // 0: never written
   uint64_t flags;
   uint64_t rkey;
-  uint64_t check;  // seq ^ flags ^ rkey ^ kSlotMagic: detects a slot seen half-written
+  uint64_t switch_ns;  // ack: how long the granter's revoke+grant took (failover timelines)
+  uint64_t mechanism;  // ack: fabric::PermissionMechanism used
+  uint64_t check;      // detects a slot seen half-written
 
-  static PermissionSlot make(uint64_t seq, uint64_t flags, uint64_t rkey = 0) {
-    return {seq, flags, rkey, seq ^ flags ^ rkey ^ kSlotMagic};
+  static uint64_t checksum(const PermissionSlot& s) {
+    return s.seq ^ (s.flags * 3) ^ (s.rkey * 5) ^ (s.switch_ns * 7) ^ (s.mechanism * 11) ^ kSlotMagic;
+  }
+  static PermissionSlot make(uint64_t seq, uint64_t flags, uint64_t rkey = 0,
+                             uint64_t switch_ns = 0, uint64_t mechanism = 0) {
+    PermissionSlot s{seq, flags, rkey, switch_ns, mechanism, 0};
+    s.check = checksum(s);
+    return s;
   }
   // Reads a slot that may be under a remote WRITE; false if empty or torn.
   static bool load(const PermissionSlot* remote, PermissionSlot* out) {
     std::memcpy(out, remote, sizeof *out);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    return out->seq != 0 && out->check == (out->seq ^ out->flags ^ out->rkey ^ kSlotMagic);
+    return out->seq != 0 && out->check == checksum(*out);
   }
 };
-static_assert(sizeof(PermissionSlot) == 32);
+static_assert(sizeof(PermissionSlot) == 64);
 
 struct BackgroundLayout {
   alignas(64) uint64_t heartbeat;

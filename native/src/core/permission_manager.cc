@@ -49,6 +49,7 @@ int PermissionManager::poll() {
     if (!PermissionSlot::load(&bg->requests[c], &request)) continue;
     if (request.seq <= served_seq_[c]) continue;
     if (c != self_ && peer(c) == nullptr) continue;  // not a member: bad input, ignored
+    if (c != leader_view_) continue;                 // not who we believe leads: later, maybe
     serve(c, request);
     ++served;
   }
@@ -106,9 +107,14 @@ void PermissionManager::serve(uint32_t candidate, const PermissionSlot& request)
   record.at_ns = device.now_ns();
   record.duration_ns = record.at_ns - start;
   switches_.push_back(record);
+  if (switches_.size() > 1024) switches_.erase(switches_.begin());  // nobody draining: bounded
+  last_ = record;
+  has_last_ = true;
 
   // Acknowledge: locally for ourselves, by a one-sided WRITE for a peer.
-  const PermissionSlot ack = PermissionSlot::make(request.seq, ack_flags, ack_rkey);
+  const PermissionSlot ack = PermissionSlot::make(request.seq, ack_flags, ack_rkey,
+                                                  record.duration_ns,
+                                                  static_cast<uint64_t>(record.mechanism));
   auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
   if (candidate == self_) {
     std::memcpy(&bg->acks[self_], &ack, sizeof ack);

@@ -18,13 +18,13 @@ namespace mu::core {
 struct ScratchLayout {
   size_t slot_read_bytes;  // per peer: one entry window for prepare reads
 
-  static constexpr size_t kHeaderRead = 0;                 // 256 B: a follower's LogHeader
-  static constexpr size_t kRequestSource = 256;            // 32 B: our permission request
-  static constexpr size_t kAckSource = 288;                // 32 B: our ack to this candidate
-  static constexpr size_t kCommitSource = 320;             // 8 B: commit value being published
-  static constexpr size_t kMinProposalSource = 328;        // 8 B
-  static constexpr size_t kHeartbeatRead = 336;            // 8 B: a peer's heartbeat counter
-  static constexpr size_t kFixedBytes = 384;
+  static constexpr size_t kHeaderRead = 0;            // 256 B: a follower's LogHeader
+  static constexpr size_t kRequestSource = 256;       // 64 B: our permission request
+  static constexpr size_t kAckSource = 320;           // 64 B: our ack to this candidate
+  static constexpr size_t kCommitSource = 384;        // 8 B: commit value being published
+  static constexpr size_t kMinProposalSource = 392;   // 8 B
+  static constexpr size_t kHeartbeatRead = 400;       // 8 B: a peer's heartbeat counter
+  static constexpr size_t kFixedBytes = 448;
 
   size_t per_peer_bytes() const { return kFixedBytes + slot_read_bytes; }
   size_t total_bytes() const { return per_peer_bytes() * kMaxReplicas; }
@@ -57,10 +57,15 @@ class PermissionManager {
   int poll();
   void on_completion(const fabric::Completion& c);
 
+  // Requests are served only for the replica this one currently believes leads (the failure
+  // detector's view): safety never depends on it, but it keeps a stale old leader from grabbing
+  // permissions back and duelling. Requests from others wait (served if the view changes).
+  void set_leader_view(uint32_t leader) { leader_view_ = leader; }
   uint32_t holder() const { return holder_; }  // who may write our log now (self: nobody else)
   uint32_t access_for(uint32_t peer) const { return desired_access_[peer]; }
   // Switches since the last call (for timelines, stats and events).
   std::vector<PermissionSwitch> take_switches();
+  const PermissionSwitch* last_switch() const { return has_last_ ? &last_ : nullptr; }
   uint64_t ack_failures() const { return ack_failures_; }
 
  private:
@@ -74,9 +79,12 @@ class PermissionManager {
   size_t scratch_slot_read_bytes_;
   RevocationMechanism mechanism_;
   uint32_t holder_;
+  uint32_t leader_view_ = kMaxReplicas;  // none yet: nobody is granted anything
   uint64_t served_seq_[kMaxReplicas] = {};
   uint32_t desired_access_[kMaxReplicas] = {};
   std::vector<PermissionSwitch> switches_;
+  PermissionSwitch last_{};
+  bool has_last_ = false;
   uint64_t ack_failures_ = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/background_layout.h"
+#include "core/failure_detector.h"
 
 namespace mu::core {
 
@@ -144,6 +145,7 @@ bool ReplicationPlane::poll() {
 void ReplicationPlane::set_leader(uint32_t leader_id) {
   assert(leader_id < config_.replica_count);
   leader_ = leader_id;
+  permissions_.set_leader_view(leader_id);
   if (leader_id == config_.self_id) {
     if (role_ == Role::kFollower) start_candidacy();
   } else if (role_ != Role::kFollower) {
@@ -184,6 +186,7 @@ void ReplicationPlane::start_candidacy() {
   ++term_;
   milestones_ = LeaderMilestones{};
   milestones_.became_candidate_ns = now();
+  last_progress_ns_ = now();
   phase_ = Phase::kAcquire;
   // Our own permission manager first: revoke every peer's write access to our log.
   self_request_seq_ = ++request_seq_;
@@ -191,6 +194,10 @@ void ReplicationPlane::start_candidacy() {
   const PermissionSlot self_request = PermissionSlot::make(self_request_seq_, 0);
   std::memcpy(&bg->requests[config_.self_id], &self_request, sizeof self_request);
   permissions_.poll();
+  if (const PermissionSwitch* sw = permissions_.last_switch();
+      sw != nullptr && sw->candidate == config_.self_id && sw->request_seq == self_request_seq_) {
+    milestones_.grants.push_back({config_.self_id, sw->mechanism, sw->duration_ns, now()});
+  }
   for (PeerLink& p : peers_) {
     peer_state_[p.id] = PeerState{};
     send_permission_request(p);
@@ -241,6 +248,8 @@ bool ReplicationPlane::collect_acks() {
     }
     if (ack.flags & kAckNewRkey) p.log.rkey = static_cast<uint32_t>(ack.rkey);
     ps.granted = true;
+    milestones_.grants.push_back({p.id, static_cast<fabric::PermissionMechanism>(ack.mechanism),
+                                  ack.switch_ns, now()});
     progress = true;
   }
   return progress;
@@ -294,6 +303,7 @@ bool ReplicationPlane::advance_leader() {
       if (!quorum()) return abort("lost quorum accepting an adopted value"), true;
       return progress;
     case Phase::kReady:
+      if (!quorum()) return abort("lost quorum"), true;
       progress |= retry_lost_peers();
       progress |= fill_pipeline();
       progress |= maybe_publish_commit();
@@ -471,6 +481,9 @@ void ReplicationPlane::decide_slot() {
     role_ = Role::kLeader;
     milestones_.prepared_ns = now();
     stats_.confirmed_followers = confirmed_count();
+    // A no-op entry right away establishes the new term's commit point (the first commit of a
+    // failover timeline) even when no client is waiting.
+    if (to_propose_.empty()) accept(next_index_, 0, EntryKind::kNoop, 0, nullptr, 0);
     return;
   }
   // Adopt: re-propose the highest-proposal value found, with our proposal number.
@@ -694,6 +707,10 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
 }
 
 void ReplicationPlane::on_bg_completion(const Completion& c) {
+  if (wr_kind(c.wr_id) == WrKind::kHeartbeatRead) {
+    if (detector_ != nullptr) detector_->on_completion(c);
+    return;
+  }
   if (wr_kind(c.wr_id) == WrKind::kAck) {
     permissions_.on_completion(c);
     return;
@@ -722,6 +739,7 @@ void ReplicationPlane::advance_commit() {
     advanced = true;
   }
   if (!advanced) return;
+  last_progress_ns_ = now();
   known_commit_ = std::max(known_commit_, commit_index_);
   if (milestones_.first_commit_ns == 0) milestones_.first_commit_ns = now();
   if (phase_ == Phase::kAcceptAdopted && inflight_.empty()) {
@@ -809,6 +827,12 @@ void ReplicationPlane::publish_local_header() {
   // Leaders READ these to recycle log space; written after the applies they describe.
   __atomic_store_n(&h.applied_vpos, applied_vpos_, __ATOMIC_RELEASE);
   __atomic_store_n(&h.applied_index, applied_index_, __ATOMIC_RELEASE);
+}
+
+bool ReplicationPlane::stuck(uint64_t bound_ns) const {
+  if (role_ == Role::kFollower) return false;
+  const bool pending = !inflight_.empty() || !to_propose_.empty() || phase_ != Phase::kReady;
+  return pending && now() - last_progress_ns_ > bound_ns;
 }
 
 const ReplicationStats& ReplicationPlane::stats() {

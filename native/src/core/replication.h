@@ -94,13 +94,24 @@ struct ReplicationStats {
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
 };
 
-// Leadership milestones, for failover timelines (background-plane issue builds on these).
+// One replica's permission switch for us, as its acknowledgement reported it.
+struct GrantTiming {
+  uint32_t replica = 0;
+  fabric::PermissionMechanism mechanism = fabric::PermissionMechanism::kQpAccessFlags;
+  uint64_t switch_ns = 0;    // the granter's revoke + grant
+  uint64_t acked_at_ns = 0;  // when its ack reached us (our clock)
+};
+
+// Leadership milestones of the current candidacy, for failover timelines.
 struct LeaderMilestones {
   uint64_t became_candidate_ns = 0;
   uint64_t permissions_ns = 0;   // majority of permission acks
   uint64_t prepared_ns = 0;      // prepare + catch-up done; serving
   uint64_t first_commit_ns = 0;  // first entry decided in this term
+  std::vector<GrantTiming> grants;  // self included
 };
+
+class FailureDetector;
 
 class ReplicationPlane {
  public:
@@ -117,6 +128,16 @@ class ReplicationPlane {
   // Who leads, as decided by the background plane (or static configuration). Becoming leader
   // starts the real permission → prepare → catch-up path; losing it stops proposing at once.
   void set_leader(uint32_t leader_id);
+
+  // Heartbeat completions arrive on the background CQ this plane polls: forwarded there.
+  void set_detector(FailureDetector* detector) { detector_ = detector; }
+  // Fate sharing: leading (or trying to) with work pending and no commit progress for bound_ns.
+  bool stuck(uint64_t bound_ns) const;
+  Role role() const { return role_; }
+  std::vector<PeerLink>& peers() { return peers_; }
+  ReplicaMemory& memory() { return memory_; }
+  const ReplicationConfig& config() const { return config_; }
+  std::optional<uint32_t> leader() const { return leader_; }
 
   const ReplicationStats& stats();
   const LeaderMilestones& milestones() const { return milestones_; }
@@ -262,6 +283,8 @@ class ReplicationPlane {
 
   ReplicationStats stats_;
   LeaderMilestones milestones_;
+  FailureDetector* detector_ = nullptr;
+  uint64_t last_progress_ns_ = 0;  // commit advanced, or nothing was pending
 };
 
 }  // namespace mu::core

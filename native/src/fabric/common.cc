@@ -80,10 +80,16 @@ PermissionChange change_qp_access(Device& device, QueuePair& qp, uint32_t access
 
 PermissionChange cycle_qp(Device& device, QueuePair& qp, uint32_t access, const QpAddress& remote) {
   const uint64_t start = device.now_ns();
-  Status s = qp.to_reset();
-  if (s.ok()) s = qp.to_init(access);
-  if (s.ok()) s = qp.to_rtr(remote);
-  if (s.ok()) s = qp.to_rts();
+  Status s;
+  // Packets arriving mid-cycle can push the QP into ERR between two steps (seen on rxe); the
+  // cycle then starts over from RESET, a bounded number of times.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    s = qp.to_reset();
+    if (s.ok()) s = qp.to_init(access);
+    if (s.ok()) s = qp.to_rtr(remote);
+    if (s.ok()) s = qp.to_rts();
+    if (s.ok() || qp.state() != QpState::kErr) break;
+  }
   return {PermissionMechanism::kQpStateCycle, device.now_ns() - start, std::move(s)};
 }
 

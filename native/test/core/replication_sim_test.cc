@@ -129,9 +129,13 @@ TEST(Replication, LeaderChangeWithAPausedOldLeader) {
     // Freeze replica 0 (its NIC keeps serving) and move leadership to replica 1.
     c.replica(0).paused = true;
     c.world().pause(*c.replica(0).device);
-    for (uint32_t i = 1; i < o.replicas; ++i) c.replica(i).plane->set_leader(1);
+    for (uint32_t i = 1; i < o.replicas; ++i) {
+      c.replica(i).replica->set_static_leader(1);
+      c.replica(i).replica->poll();  // takes the new view now
+    }
     for (int k = 0; k < 20; ++k) {
-      if (c.propose(1, value(1000 + k)) == ProposeStatus::kQueued) ++proposed;
+      ASSERT_EQ(c.propose(1, value(1000 + k)), ProposeStatus::kQueued);
+      ++proposed;
     }
     c.run(c.rng()() % 5000);
     // The old leader wakes up believing it still leads and keeps proposing.
@@ -140,9 +144,17 @@ TEST(Replication, LeaderChangeWithAPausedOldLeader) {
     for (int k = 0; k < 10; ++k) c.propose(0, value(2000 + k));
     c.run(20000);
     // Then it learns about the new leader.
-    c.replica(0).plane->set_leader(1);
+    c.replica(0).replica->set_static_leader(1);
     const std::string ctx = "seed " + std::to_string(seed);
     c.run(60000);
+    if (std::getenv("MU_DEBUG")) {
+      for (uint32_t i = 0; i < o.replicas; ++i) {
+        auto st = c.replica(i).plane->stats();
+        std::printf("replica %u role=%s leader=%d applied=%lu commit=%lu confirmed=%u failures=%lu holder=%u\n", i,
+                    to_string(st.role), st.leader ? int(*st.leader) : -1, (unsigned long)st.applied_index, (unsigned long)st.commit_index,
+                    st.confirmed_followers, (unsigned long)st.peer_failures, c.replica(i).plane->permissions().holder());
+      }
+    }
     c.check(ctx);
     if (HasFatalFailure()) return;
     // Everything proposed to the new leader gets applied on every replica.

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/background_layout.h"
-#include "core/replication.h"
+#include "core/replica.h"
 #include "mu/fabric/sim.h"
 
 namespace mu::core::testing {
@@ -43,7 +43,8 @@ struct SimReplica {
   std::unique_ptr<fabric::CompletionQueue> log_cq, bg_cq;
   std::map<uint32_t, std::unique_ptr<fabric::QueuePair>> log_qps, bg_qps;  // by peer id
   RecordingStateMachine machine;
-  std::unique_ptr<ReplicationPlane> plane;
+  std::unique_ptr<Replica> replica;
+  ReplicationPlane* plane = nullptr;
   bool crashed = false;
   bool paused = false;  // not polled (the process is frozen); its NIC still serves peers
 };
@@ -53,6 +54,9 @@ struct SimClusterOptions {
   size_t ring_bytes = 1 << 20;
   fabric::SimFaults faults{};
   ReplicationConfig config{};  // self_id / replica_count are filled in per replica
+  DetectorConfig detector{};
+  // false: leadership is static (set_leader); true: each replica's failure detector decides.
+  bool detector_driven = false;
 };
 
 class SimCluster {
@@ -122,9 +126,15 @@ class SimCluster {
         p.background = replicas_[j]->background_mr->remote();
         peers.push_back(p);
       }
-      ReplicationConfig c = config;
-      c.self_id = i;
-      r.plane = std::make_unique<ReplicationPlane>(c, memory, std::move(peers), &r.machine);
+      ReplicaConfig rc;
+      rc.replication = config;
+      rc.replication.self_id = i;
+      rc.detector = options.detector;
+      rc.detector.self_id = i;
+      rc.detector.replica_count = n;
+      if (!options.detector_driven) rc.static_leader = kNoReplica;  // none until set_leader()
+      r.replica = std::make_unique<Replica>(rc, memory, std::move(peers), &r.machine);
+      r.plane = &r.replica->plane();
     }
   }
 
@@ -135,8 +145,25 @@ class SimCluster {
 
   void set_leader(uint32_t id) {
     for (auto& r : replicas_) {
-      if (!r->crashed) r->plane->set_leader(id);
+      if (!r->crashed) r->replica->set_static_leader(id);
     }
+    for (auto& r : replicas_) {
+      if (!r->crashed) r->replica->poll();  // takes the new view at once
+    }
+  }
+  // The leader most live replicas agree on, if any.
+  std::optional<uint32_t> agreed_leader() {
+    std::map<uint32_t, uint32_t> votes;
+    uint32_t live = 0;
+    for (auto& r : replicas_) {
+      if (r->crashed || r->paused) continue;
+      ++live;
+      if (r->plane->stats().role == Role::kLeader) ++votes[r->replica->id()];
+    }
+    for (auto& [id, v] : votes) {
+      if (v >= 1 && replicas_[id]->plane->stats().role == Role::kLeader) return id;
+    }
+    return std::nullopt;
   }
 
   // One scheduler step: a fabric event or one poll of a random live, unpaused replica.
@@ -146,7 +173,7 @@ class SimCluster {
       return;
     }
     SimReplica& r = *replicas_[rng_() % replicas_.size()];
-    if (!r.crashed && !r.paused) r.plane->poll();
+    if (!r.crashed && !r.paused) r.replica->poll();
   }
   void run(size_t steps) {
     for (size_t i = 0; i < steps; ++i) step();
@@ -179,6 +206,27 @@ class SimCluster {
       if (!r->crashed && r->machine.applied.size() < count) return false;
     }
     return true;
+  }
+
+  std::string describe() {
+    std::string out;
+    for (auto& r : replicas_) {
+      auto st = r->plane->stats();
+      out += "replica " + std::to_string(r->replica->id()) + (r->crashed ? " crashed" : "") +
+             (r->paused ? " paused" : "") + " role=" + to_string(st.role) + " view=" +
+             std::to_string(r->replica->leader_view()) + " applied=" +
+             std::to_string(r->machine.applied.size()) + " commit=" +
+             std::to_string(st.commit_index) + " confirmed=" +
+             std::to_string(st.confirmed_followers) + " holder=" +
+             std::to_string(r->plane->permissions().holder()) + " aborts=" +
+             std::to_string(st.aborts) + " hb_stopped=" +
+             std::to_string(r->replica->detector().heartbeat_stopped()) + " alive=";
+      for (uint32_t j = 0; j < replicas_.size(); ++j) {
+        out += r->replica->detector().alive(j) ? "1" : "0";
+      }
+      out += "\n";
+    }
+    return out;
   }
 
   // The checker. Agreement: applied sequences are prefixes of one another. Exactly once: no

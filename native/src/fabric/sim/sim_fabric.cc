@@ -431,6 +431,10 @@ class SimQp final : public QueuePair {
     if (wr.inline_data && (wr.opcode != Opcode::kWrite || wr.length > max_inline_)) {
       return Status::Error(ErrorCode::kInvalidArgument, "inline WRITE longer than max_inline");
     }
+    if (wr.opcode == Opcode::kCompareSwap && (wr.length != 8 || wr.remote_addr % 8 != 0)) {
+      // As libibverbs/rxe: an atomic must be 8 bytes at an 8-byte aligned address.
+      return Status::Error(ErrorCode::kInvalidArgument, "compare-and-swap needs 8 aligned bytes");
+    }
     if (s_.send_queue.size() >= s_.max_send_wr) {
       return Status::Error(ErrorCode::kQueueFull, "send queue full");
     }

@@ -1,0 +1,150 @@
+#include "core/failure_detector.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+#include <string>
+
+#include "core/background_layout.h"
+#include "core/permission_manager.h"
+#include "mu/fabric/permission.h"
+
+namespace mu::core {
+
+std::string validate(const DetectorConfig& c) {
+  if (c.read_period_ns == 0) return "heartbeat.readPeriodMicros: must be positive";
+  if (c.score_max == 0 || c.score_max > 1000) return "heartbeat.scoreMax: must be in 1..1000";
+  if (c.failure_threshold >= c.recovery_threshold) {
+    return "heartbeat.failureThreshold: must be below recoveryThreshold";
+  }
+  if (c.recovery_threshold > c.score_max) return "heartbeat.recoveryThreshold: above scoreMax";
+  if (c.score_up == 0 || c.score_down == 0) return "heartbeat.scoreStep: must be positive";
+  return "";
+}
+
+FailureDetector::FailureDetector(const DetectorConfig& config, ReplicaMemory& memory,
+                                 std::vector<PeerLink>& peers, size_t scratch_slot_read_bytes)
+    : config_(config), memory_(memory), peers_(peers),
+      scratch_slot_read_bytes_(scratch_slot_read_bytes) {
+  assert(validate(config).empty());
+  // Everyone starts alive at full score: the lowest id leads from the start, and a replica that
+  // never comes up is found out after (score_max - failure_threshold) periods.
+  for (uint32_t i = 0; i < kMaxReplicas; ++i) {
+    score_[i] = config.score_max;
+    alive_[i] = i < config.replica_count;
+  }
+}
+
+PeerLink* FailureDetector::link(uint32_t id) {
+  for (PeerLink& p : peers_) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+uint32_t FailureDetector::leader() const {
+  for (uint32_t i = 0; i < config_.replica_count; ++i) {
+    if (alive(i)) return i;
+  }
+  return config_.self_id;
+}
+
+bool FailureDetector::poll(bool replication_stuck) {
+  const uint64_t now = memory_.device->now_ns();
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  // Fate sharing: a stuck leader must look dead, so it stops beating (and resumes if unstuck).
+  stopped_ = replication_stuck;
+  if (!stopped_) __atomic_store_n(&bg->heartbeat, ++heartbeat_, __ATOMIC_RELEASE);
+
+  bool progress = false;
+  const ScratchLayout layout{scratch_slot_read_bytes_};
+  for (PeerLink& p : peers_) {
+    const uint32_t id = p.id;
+    if (now < next_read_ns_[id]) continue;
+    next_read_ns_[id] = now + config_.read_period_ns;
+    if (read_outstanding_[id]) {
+      // A whole period without an answer counts as "did not move" (a paused or cut-off peer's
+      // NIC may never answer).
+      observe(id, false, now);
+      progress = true;
+      continue;
+    }
+    if (p.bg_qp->state() != fabric::QpState::kRts) {
+      observe(id, false, now);
+      if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
+      if (now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
+        // Re-establish the connection; the peer does the same on its side when it sees errors.
+        fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
+                         p.bg_qp_peer);
+        failing_since_ns_[id] = now;
+      }
+      progress = true;
+      continue;
+    }
+    fabric::WorkRequest wr;
+    wr.wr_id = make_wr_id(WrKind::kHeartbeatRead, id, ++read_seq_[id]);
+    wr.opcode = fabric::Opcode::kRead;
+    wr.local_addr = memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead;
+    wr.length = sizeof(uint64_t);
+    wr.lkey = memory_.scratch_mr->lkey();
+    wr.remote_addr = p.background.addr + background_offset::kHeartbeat;
+    wr.rkey = p.background.rkey;
+    if (p.bg_qp->post(wr).ok()) {
+      read_outstanding_[id] = true;
+      read_posted_ns_[id] = now;
+    } else {
+      observe(id, false, now);
+    }
+    progress = true;
+  }
+  return progress;
+}
+
+void FailureDetector::on_completion(const fabric::Completion& c) {
+  const uint32_t id = wr_peer(c.wr_id);
+  if (id >= kMaxReplicas || link(id) == nullptr) return;
+  if (wr_value(c.wr_id) != (read_seq_[id] & ((uint64_t{1} << 48) - 1))) return;  // superseded
+  read_outstanding_[id] = false;
+  const uint64_t now = memory_.device->now_ns();
+  if (c.status != fabric::WcStatus::kSuccess) {
+    if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
+    observe(id, false, now);
+    return;
+  }
+  failing_since_ns_[id] = 0;
+  const ScratchLayout layout{scratch_slot_read_bytes_};
+  uint64_t counter;
+  std::memcpy(&counter, memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead,
+              sizeof counter);
+  const bool moved = counter != last_counter_[id];
+  last_counter_[id] = counter;
+  observe(id, moved, now);
+}
+
+void FailureDetector::observe(uint32_t id, bool moved, uint64_t now) {
+  uint32_t& s = score_[id];
+  if (moved) {
+    s = std::min(config_.score_max, s + config_.score_up);
+    suspected_at_[id] = 0;
+    if (!alive_[id] && s >= config_.recovery_threshold) {
+      alive_[id] = true;
+      events_.push_back({PeerEvent::kRecovered, id, now});
+    }
+    return;
+  }
+  s = s > config_.score_down ? s - config_.score_down : 0;
+  if (suspected_at_[id] == 0 && alive_[id]) suspected_at_[id] = now;  // first beat missed
+  if (alive_[id] && s <= config_.failure_threshold) {
+    alive_[id] = false;
+    failed_at_[id] = now;
+    events_.push_back({PeerEvent::kFailed, id, now});
+  }
+}
+
+std::vector<DetectorEvent> FailureDetector::take_events() {
+  std::vector<DetectorEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+}  // namespace mu::core

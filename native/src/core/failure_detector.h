@@ -1,0 +1,87 @@
+// Pull-score failure detection and leader choice (DESIGN.md §3.5; Mu §4.3).
+//
+// Each replica increments a heartbeat counter in its background region (unless fate sharing
+// says its replication plane is stuck). Every read_period_ns, it RDMA-READs each peer's counter
+// and scores the peer: up when the counter moved, down when it did not (or the read failed, or is
+// still outstanding a period later). Scores are clamped to [0, score_max]; a peer at or below
+// failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
+// slow peer does not flap). The leader is the lowest-id replica considered alive — no voting.
+// Timing never depends on sleep accuracy: only on the injected clock and on polls.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/links.h"
+#include "core/quorum.h"
+
+namespace mu::core {
+
+struct DetectorConfig {
+  uint32_t self_id = 0;
+  uint32_t replica_count = 1;
+  uint64_t read_period_ns = 40'000;
+  uint32_t score_max = 15;
+  uint32_t failure_threshold = 2;
+  uint32_t recovery_threshold = 6;
+  uint32_t score_up = 1;
+  uint32_t score_down = 1;
+  // A leader whose replication has pending work and no progress for this long stops its heartbeat
+  // so that the others replace it (fate sharing).
+  uint64_t fate_share_ns = 5'000'000;
+  // Reads failing for this long: the QP is cycled to re-establish the connection.
+  uint64_t connection_timeout_ns = 20'000'000;
+};
+// Returns "" or the name of the setting that is wrong and why.
+std::string validate(const DetectorConfig& c);
+
+enum class PeerEvent : uint8_t { kFailed, kRecovered };  // kFailed: score fell to the threshold
+
+struct DetectorEvent {
+  PeerEvent kind;
+  uint32_t peer;
+  uint64_t at_ns;
+};
+
+class FailureDetector {
+ public:
+  FailureDetector(const DetectorConfig& config, ReplicaMemory& memory,
+                  std::vector<PeerLink>& peers, size_t scratch_slot_read_bytes);
+
+  // Heartbeat, periodic reads, scoring. `replication_stuck`: fate sharing. Returns progress.
+  bool poll(bool replication_stuck);
+  void on_completion(const fabric::Completion& c);
+
+  uint32_t leader() const;  // lowest id considered alive (self is always alive to itself)
+  bool alive(uint32_t id) const { return id == config_.self_id || alive_[id]; }
+  uint32_t score(uint32_t id) const { return score_[id]; }
+  uint64_t suspected_at_ns(uint32_t id) const { return suspected_at_[id]; }
+  uint64_t failed_at_ns(uint32_t id) const { return failed_at_[id]; }
+  uint64_t heartbeat() const { return heartbeat_; }
+  bool heartbeat_stopped() const { return stopped_; }
+  std::vector<DetectorEvent> take_events();
+
+ private:
+  void observe(uint32_t peer, bool moved, uint64_t now);
+  PeerLink* link(uint32_t id);
+
+  DetectorConfig config_;
+  ReplicaMemory& memory_;
+  std::vector<PeerLink>& peers_;
+  size_t scratch_slot_read_bytes_;
+  uint64_t heartbeat_ = 0;
+  bool stopped_ = false;
+  uint32_t score_[kMaxReplicas] = {};
+  bool alive_[kMaxReplicas] = {};
+  uint64_t last_counter_[kMaxReplicas] = {};
+  bool read_outstanding_[kMaxReplicas] = {};
+  uint64_t read_posted_ns_[kMaxReplicas] = {};
+  uint64_t next_read_ns_[kMaxReplicas] = {};
+  uint64_t suspected_at_[kMaxReplicas] = {};
+  uint64_t failed_at_[kMaxReplicas] = {};
+  uint64_t failing_since_ns_[kMaxReplicas] = {};  // reads erroring since (0: not erroring)
+  uint64_t read_seq_[kMaxReplicas] = {};
+  std::vector<DetectorEvent> events_;
+};
+
+}  // namespace mu::core

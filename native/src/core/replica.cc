@@ -1,0 +1,122 @@
+#include "core/replica.h"
+
+namespace mu::core {
+
+const char* to_string(EventKind k) {
+  switch (k) {
+    case EventKind::kLeaderChanged: return "LeaderChanged";
+    case EventKind::kFailoverCompleted: return "FailoverCompleted";
+    case EventKind::kPermissionSwitch: return "PermissionSwitch";
+    case EventKind::kPeerFailed: return "PeerFailed";
+    case EventKind::kPeerRecovered: return "PeerRecovered";
+    case EventKind::kLogFull: return "LogFull";
+  }
+  return "?";
+}
+
+Replica::Replica(const ReplicaConfig& config, ReplicaMemory memory, std::vector<PeerLink> peers,
+                 StateMachine* state_machine)
+    : config_(config),
+      plane_(config.replication, memory, std::move(peers), state_machine),
+      detector_(config.detector, plane_.memory(), plane_.peers(),
+                config.replication.max_entry_bytes()) {
+  plane_.set_detector(&detector_);
+}
+
+void Replica::push(Event e) {
+  events_.push_back(std::move(e));
+  if (events_.size() > config_.event_history) events_.erase(events_.begin());
+}
+
+bool Replica::poll() {
+  const uint64_t now = plane_.memory().device->now_ns();
+  // Fate sharing: while our replication is stuck our heartbeat stops, so the others replace us.
+  // If it stays stuck for as long as they need to notice, we step aside for as long again and
+  // beat again as a follower: otherwise a leader that is dead to the others but alive to itself
+  // would keep believing it leads, and never be seen to recover.
+  const DetectorConfig& dc = config_.detector;
+  const uint64_t notice_ns = uint64_t{dc.score_max - dc.failure_threshold + 1} * dc.read_period_ns * 2;
+  bool stuck = now >= demoted_until_ns_ && plane_.stuck(dc.fate_share_ns);
+  if (!stuck) {
+    stuck_since_ns_ = 0;
+  } else if (stuck_since_ns_ == 0) {
+    stuck_since_ns_ = now;
+  } else if (now - stuck_since_ns_ > notice_ns) {
+    demoted_until_ns_ = now + notice_ns;
+    stuck_since_ns_ = 0;
+    stuck = false;
+  }
+  bool progress = detector_.poll(stuck);
+  for (const DetectorEvent& e : detector_.take_events()) {
+    push({e.kind == PeerEvent::kFailed ? EventKind::kPeerFailed : EventKind::kPeerRecovered,
+          e.at_ns, e.peer, kNoReplica, 0, ""});
+  }
+  uint32_t view = config_.static_leader ? *config_.static_leader : detector_.leader();
+  if (!config_.static_leader && view == id() && now < demoted_until_ns_) {
+    for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
+      if (i != id() && detector_.alive(i)) {
+        view = i;
+        break;
+      }
+    }
+  }
+  if (view != leader_view_) {
+    push({EventKind::kLeaderChanged, now, leader_view_, view, 0, ""});
+    const uint32_t previous = leader_view_;
+    leader_view_ = view;
+    plane_.set_leader(view);
+    if (view == id()) {
+      FailoverTimeline t;
+      t.from = previous;
+      t.to = id();
+      if (previous == kNoReplica) {
+        t.reason = "initial";
+      } else if (previous < id()) {
+        t.reason = "leader-failed";
+        t.suspected_ns = detector_.suspected_at_ns(previous);
+        t.failed_ns = detector_.failed_at_ns(previous);
+        if (t.suspected_ns == 0) t.suspected_ns = t.failed_ns;
+      } else {
+        t.reason = "lower-id-recovered";
+      }
+      pending_ = t;
+    } else {
+      pending_.reset();
+    }
+    progress = true;
+  }
+  progress |= plane_.poll();
+
+  for (const PermissionSwitch& s : plane_.permissions().take_switches()) {
+    push({EventKind::kPermissionSwitch, s.at_ns, s.candidate, kNoReplica, s.duration_ns,
+          fabric::to_string(s.mechanism)});
+  }
+  const uint64_t full = plane_.stats().log_full_events;
+  if (full != last_log_full_) {
+    push({EventKind::kLogFull, now, kNoReplica, kNoReplica, plane_.stats().pending_requests, ""});
+    last_log_full_ = full;
+  }
+  const LeaderMilestones& m = plane_.milestones();
+  if (pending_ && m.first_commit_ns != 0 && plane_.role() == Role::kLeader) {
+    FailoverTimeline t = *pending_;
+    t.candidate_ns = m.became_candidate_ns;
+    t.permissions_ns = m.permissions_ns;
+    t.prepared_ns = m.prepared_ns;
+    t.first_commit_ns = m.first_commit_ns;
+    t.grants = m.grants;
+    timelines_.push_back(t);
+    if (timelines_.size() > config_.timeline_history) timelines_.pop_front();
+    ++failovers_;
+    push({EventKind::kFailoverCompleted, m.first_commit_ns, t.from, id(), t.total_ns(), t.reason});
+    pending_.reset();
+  }
+  return progress;
+}
+
+std::vector<Event> Replica::take_events() {
+  std::vector<Event> out;
+  out.swap(events_);
+  return out;
+}
+
+}  // namespace mu::core

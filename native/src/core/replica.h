@@ -1,0 +1,97 @@
+// One replica's engine core: the replication plane and the background plane's failure detector,
+// polled together, plus what operators want to see — leader changes and failover timelines with
+// microsecond breakdowns (DESIGN.md §3.5). Poll-driven and deterministic under simulation.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/failure_detector.h"
+#include "core/replication.h"
+
+namespace mu::core {
+
+constexpr uint32_t kNoReplica = kMaxReplicas;
+
+struct FailoverTimeline {
+  uint32_t from = kNoReplica;  // leader before (kNoReplica: none, e.g. the first election)
+  uint32_t to = kNoReplica;
+  std::string reason;          // leader-failed | initial | lower-id-recovered
+  uint64_t suspected_ns = 0;   // first heartbeat of `from` seen not moving (0: not applicable)
+  uint64_t failed_ns = 0;      // its score reached the failure threshold: detection
+  uint64_t candidate_ns = 0;   // we started asking for permissions
+  uint64_t permissions_ns = 0;  // a majority granted
+  uint64_t prepared_ns = 0;     // prepare and catch-up done
+  uint64_t first_commit_ns = 0;
+  std::vector<GrantTiming> grants;
+
+  uint64_t start_ns() const { return suspected_ns != 0 ? suspected_ns : candidate_ns; }
+  uint64_t detection_ns() const { return failed_ns >= suspected_ns && suspected_ns ? failed_ns - suspected_ns : 0; }
+  uint64_t permission_switch_ns() const { return permissions_ns - candidate_ns; }
+  uint64_t catch_up_ns() const { return prepared_ns - permissions_ns; }
+  uint64_t total_ns() const { return first_commit_ns - start_ns(); }
+};
+
+enum class EventKind : uint8_t {
+  kLeaderChanged,      // a: old leader (kNoReplica: none), b: new leader
+  kFailoverCompleted,  // b: self; see timelines()
+  kPermissionSwitch,   // a: candidate granted; value: duration ns; detail: mechanism
+  kPeerFailed,         // a: peer
+  kPeerRecovered,      // a: peer
+  kLogFull,            // value: pending requests
+};
+const char* to_string(EventKind k);
+
+struct Event {
+  EventKind kind;
+  uint64_t at_ns = 0;
+  uint32_t a = kNoReplica;
+  uint32_t b = kNoReplica;
+  uint64_t value = 0;
+  std::string detail;
+};
+
+struct ReplicaConfig {
+  ReplicationConfig replication;
+  DetectorConfig detector;
+  std::optional<uint32_t> static_leader;  // tests/experiments: bypass the detector's choice
+  size_t timeline_history = 32;
+  size_t event_history = 1024;
+};
+
+class Replica {
+ public:
+  Replica(const ReplicaConfig& config, ReplicaMemory memory, std::vector<PeerLink> peers,
+          StateMachine* state_machine);
+  bool poll();
+  // Tests/experiments: fix the leader (nullopt: the failure detector chooses again).
+  void set_static_leader(std::optional<uint32_t> leader) { config_.static_leader = leader; }
+
+  ReplicationPlane& plane() { return plane_; }
+  FailureDetector& detector() { return detector_; }
+  uint32_t id() const { return config_.replication.self_id; }
+  uint32_t leader_view() const { return leader_view_; }
+  std::vector<Event> take_events();
+  const std::deque<FailoverTimeline>& timelines() const { return timelines_; }
+  uint64_t failovers() const { return failovers_; }
+
+ private:
+  void push(Event e);
+
+  ReplicaConfig config_;
+  ReplicationPlane plane_;
+  FailureDetector detector_;
+  uint32_t leader_view_ = kNoReplica;
+  std::optional<FailoverTimeline> pending_;  // our own candidacy, until its first commit
+  std::deque<FailoverTimeline> timelines_;
+  std::vector<Event> events_;
+  uint64_t failovers_ = 0;
+  uint64_t last_log_full_ = 0;
+  uint64_t stuck_since_ns_ = 0;    // fate sharing stopped our heartbeat at (0: beating)
+  uint64_t demoted_until_ns_ = 0;  // we failed to lead: defer to others until then
+};
+
+}  // namespace mu::core

@@ -1,0 +1,218 @@
+// The background plane under simulation: pull-score detection, lowest-id election, permission
+// switching and failover timelines; then seeded chaos — crashes, pauses (an old leader that wakes
+// up and keeps writing), torn writes, delays, QP failures — with the checker watching throughout.
+//
+// Replay a failing chaos seed:  MU_CHAOS_SEED=<seed> ./core_tests --gtest_filter=Chaos.*
+// Longer runs:                  MU_CHAOS_SEEDS=100000 ./core_tests --gtest_filter=Chaos.*
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "sim_cluster.h"
+
+namespace mu::core::testing {
+namespace {
+
+SimClusterOptions detector_options(uint32_t replicas) {
+  SimClusterOptions o;
+  o.replicas = replicas;
+  o.ring_bytes = 256 * 1024;
+  o.detector_driven = true;
+  o.faults.max_delay_steps = 3;
+  o.config.max_request_bytes = 1024;
+  o.config.max_batch_bytes = 4096;
+  o.config.rejoin_retry_ns = 100'000;
+  o.config.request_timeout_ns = 100'000;
+  o.detector.read_period_ns = 10'000;
+  o.detector.fate_share_ns = 2'000'000;
+  return o;
+}
+
+bool run_until_leader(SimCluster& c, uint32_t expected, size_t max_steps) {
+  for (size_t s = 0; s < max_steps; ++s) {
+    c.step();
+    if (s % 256 == 0) {
+      auto l = c.agreed_leader();
+      if (l && *l == expected) return true;
+    }
+  }
+  return false;
+}
+
+TEST(Failover, InitialElectionPicksTheLowestIdAndRecordsATimeline) {
+  SimCluster c(1, detector_options(3));
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  const auto& t = c.replica(0).replica->timelines();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].reason, "initial");
+  EXPECT_GT(t[0].first_commit_ns, 0u);
+}
+
+TEST(Failover, CrashedLeaderIsReplacedAndTheTimelineHasItsBreakdown) {
+  for (uint32_t n : {3u, 5u}) {
+    SimCluster c(40 + n, detector_options(n));
+    ASSERT_TRUE(run_until_leader(c, 0, 200000));
+    for (int k = 0; k < 10; ++k) ASSERT_EQ(c.propose(0, "before-" + std::to_string(k)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(10, 500000));
+    c.crash(0);
+    ASSERT_TRUE(run_until_leader(c, 1, 2'000'000)) << "n=" << n;
+    const auto& timelines = c.replica(1).replica->timelines();
+    ASSERT_FALSE(timelines.empty());
+    const FailoverTimeline& t = timelines.back();
+    EXPECT_EQ(t.from, 0u);
+    EXPECT_EQ(t.to, 1u);
+    EXPECT_EQ(t.reason, "leader-failed");
+    EXPECT_GT(t.detection_ns(), 0u);
+    EXPECT_GT(t.permission_switch_ns(), 0u);
+    EXPECT_GE(t.first_commit_ns, t.prepared_ns);
+    EXPECT_GE(t.grants.size(), size_t{majority(n)});
+    for (int k = 0; k < 10; ++k) ASSERT_EQ(c.propose(1, "after-" + std::to_string(k)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(20, 1'000'000)) << "n=" << n;
+    c.check("crash n=" + std::to_string(n));
+  }
+}
+
+TEST(Failover, PausedLeaderIsReplacedAndWakesUpWithoutHarm) {
+  SimCluster c(7, detector_options(3));
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  for (int k = 0; k < 10; ++k) c.propose(0, "a-" + std::to_string(k));
+  c.run(3000);
+  c.replica(0).paused = true;  // frozen process; its NIC is frozen too (SIGSTOP of the agent)
+  c.world().pause(*c.replica(0).device);
+  ASSERT_TRUE(run_until_leader(c, 1, 2'000'000));
+  for (int k = 0; k < 10; ++k) ASSERT_EQ(c.propose(1, "b-" + std::to_string(k)), ProposeStatus::kQueued);
+  c.run(20000);
+  // The old leader wakes up, still believing it leads, and keeps proposing.
+  c.replica(0).paused = false;
+  c.world().resume(*c.replica(0).device);
+  for (int k = 0; k < 10; ++k) c.propose(0, "c-" + std::to_string(k));
+  c.run(400000);
+  c.check("pause");
+  // Whoever leads in the end, the group agrees and makes progress.
+  auto leader = c.agreed_leader();
+  ASSERT_TRUE(leader.has_value());
+  const size_t before = c.replica(*leader).machine.applied.size();
+  ASSERT_EQ(c.propose(*leader, "final"), ProposeStatus::kQueued);
+  ASSERT_TRUE(c.run_until_applied(before + 1, 1'000'000)) << c.describe();
+  c.check("pause, final");
+}
+
+TEST(Failover, QuietGroupHasNoSpuriousLeaderChanges) {
+  SimCluster c(3, detector_options(3));
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  const uint64_t failovers_before = c.replica(0).replica->failovers();
+  for (int k = 0; k < 200; ++k) {
+    c.propose(0, "q-" + std::to_string(k));
+    c.run(2000);
+  }
+  EXPECT_EQ(c.replica(0).replica->failovers(), failovers_before);
+  for (uint32_t i = 1; i < 3; ++i) EXPECT_TRUE(c.replica(i).replica->timelines().empty());
+  c.check("quiet");
+}
+
+// One seed drives a whole scenario: a safety phase with faults, then a liveness phase on a healed
+// majority that must make progress.
+void chaos(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  SimClusterOptions o = detector_options(rng() % 2 ? 3 : 5);
+  o.faults.max_delay_steps = 1 + rng() % 6;
+  o.faults.tear_probability = (rng() % 3) * 0.2;
+  o.config.max_inflight = 1 + rng() % 8;
+  SimCluster c(seed, o);
+  const uint32_t n = o.replicas;
+  uint32_t crashed = 0;
+  uint64_t next = 0;
+  const std::string ctx = "chaos seed " + std::to_string(seed) + " (replay: MU_CHAOS_SEED=" +
+                          std::to_string(seed) + ")";
+  for (int round = 0; round < 30; ++round) {
+    // Clients: propose to whoever believes it leads.
+    for (uint32_t i = 0; i < n; ++i) {
+      if (c.replica(i).crashed || c.replica(i).plane->stats().role != Role::kLeader) continue;
+      for (uint64_t k = rng() % 4; k > 0; --k) c.propose(i, "v" + std::to_string(next++));
+    }
+    // Faults.
+    const uint32_t victim = rng() % n;
+    switch (rng() % 8) {
+      case 0:
+        if (crashed < max_failures(n) && !c.replica(victim).crashed && !c.replica(victim).paused) {
+          c.crash(victim);
+          ++crashed;
+        }
+        break;
+      case 1:
+        if (!c.replica(victim).crashed) {
+          c.replica(victim).paused = true;
+          c.world().pause(*c.replica(victim).device);
+        }
+        break;
+      case 2:
+        if (!c.replica(victim).crashed) {
+          c.replica(victim).paused = false;
+          c.world().resume(*c.replica(victim).device);
+        }
+        break;
+      case 3: {
+        const uint32_t other = (victim + 1 + rng() % (n - 1)) % n;
+        if (!c.replica(victim).crashed) c.world().fail_qp(*c.replica(victim).log_qps[other]);
+        break;
+      }
+      default:
+        break;
+    }
+    c.run(rng() % 20000);
+    c.check(ctx + " round " + std::to_string(round));
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  // Liveness: heal every pause; with at most a minority crashed the group must decide again.
+  for (uint32_t i = 0; i < n; ++i) {
+    if (c.replica(i).crashed) continue;
+    c.replica(i).paused = false;
+    c.world().resume(*c.replica(i).device);
+  }
+  std::optional<uint32_t> leader;
+  for (int k = 0; k < 200 && !leader; ++k) {
+    c.run(10000);
+    leader = c.agreed_leader();
+  }
+  ASSERT_TRUE(leader.has_value()) << ctx << ": no leader after healing";
+  size_t live_min = SIZE_MAX;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!c.replica(i).crashed) live_min = std::min(live_min, c.replica(i).machine.applied.size());
+  }
+  ProposeStatus s = c.propose(*leader, "liveness");
+  ASSERT_EQ(s, ProposeStatus::kQueued) << ctx;
+  bool applied_everywhere = false;
+  for (int k = 0; k < 400 && !applied_everywhere; ++k) {
+    c.run(5000);
+    applied_everywhere = true;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (c.replica(i).crashed) continue;
+      bool has = false;
+      for (const Applied& a : c.replica(i).machine.applied) has = has || a.request == "liveness";
+      applied_everywhere = applied_everywhere && has;
+    }
+  }
+  EXPECT_TRUE(applied_everywhere) << ctx << ": the healed group made no progress (min applied "
+                                  << live_min << ")";
+  c.check(ctx + " final");
+}
+
+TEST(Chaos, SeededSchedulesKeepSafetyAndRecover) {
+  if (const char* one = std::getenv("MU_CHAOS_SEED")) {
+    chaos(std::strtoull(one, nullptr, 0));
+    return;
+  }
+  const char* env = std::getenv("MU_CHAOS_SEEDS");
+  const uint64_t seeds = env ? std::strtoull(env, nullptr, 0) : 50;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    chaos(seed);
+    if (HasFailure()) {
+      ADD_FAILURE() << "first failing seed: " << seed << " — replay with MU_CHAOS_SEED=" << seed;
+      return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mu::core::testing
