@@ -88,6 +88,8 @@ bool Replica::poll() {
   progress |= plane_.poll();
 
   for (const PermissionSwitch& s : plane_.permissions().take_switches()) {
+    switches_.push_back(s);
+    if (switches_.size() > config_.timeline_history * 4) switches_.pop_front();
     push({EventKind::kPermissionSwitch, s.at_ns, s.candidate, kNoReplica, s.duration_ns,
           fabric::to_string(s.mechanism)});
   }

@@ -76,6 +76,8 @@ class Replica {
   uint32_t leader_view() const { return leader_view_; }
   std::vector<Event> take_events();
   const std::deque<FailoverTimeline>& timelines() const { return timelines_; }
+  // The permission switches this replica's permission manager made, newest last (bounded).
+  const std::deque<PermissionSwitch>& switches() const { return switches_; }
   uint64_t failovers() const { return failovers_; }
 
  private:
@@ -87,6 +89,7 @@ class Replica {
   uint32_t leader_view_ = kNoReplica;
   std::optional<FailoverTimeline> pending_;  // our own candidacy, until its first commit
   std::deque<FailoverTimeline> timelines_;
+  std::deque<PermissionSwitch> switches_;
   std::vector<Event> events_;
   uint64_t failovers_ = 0;
   uint64_t last_log_full_ = 0;

@@ -265,6 +265,7 @@ bool ReplicationPlane::advance_leader() {
       for (PeerLink& p : peers_) granted += peer_state_[p.id].granted;
       if (granted + 1 >= majority(config_.replica_count)) {
         milestones_.permissions_ns = now();
+        last_progress_ns_ = now();
         for (PeerLink& p : peers_) peer_state_[p.id].confirmed = peer_state_[p.id].granted;
         begin_read_headers();
         return true;
@@ -830,7 +831,9 @@ void ReplicationPlane::publish_local_header() {
 }
 
 bool ReplicationPlane::stuck(uint64_t bound_ns) const {
-  if (role_ == Role::kFollower) return false;
+  // Waiting for permissions is not stuck replication: those are granted by whoever the others
+  // believe leads, and their views converge by themselves.
+  if (role_ == Role::kFollower || phase_ == Phase::kAcquire) return false;
   const bool pending = !inflight_.empty() || !to_propose_.empty() || phase_ != Phase::kReady;
   return pending && now() - last_progress_ns_ > bound_ns;
 }

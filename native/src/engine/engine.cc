@@ -23,7 +23,6 @@ using fabric::ErrorCode;
 namespace {
 
 constexpr uint32_t kBlobVersion = 1;
-constexpr size_t kMaxSwitchHistory = 64;
 
 // What one replica tells one peer over the bootstrap channel.
 struct PeerBlob {
@@ -91,7 +90,7 @@ std::string validate(const EngineConfig& c) {
            std::to_string(4 * c.replication.max_entry_bytes()) + " bytes)";
   }
   if (c.static_leader && *c.static_leader >= c.members.size()) return "leader: not a member id";
-  return "";
+  return core::validate(c.detector);
 }
 
 struct Engine::Resources {
@@ -101,7 +100,7 @@ struct Engine::Resources {
   std::unique_ptr<fabric::MemoryRegion> log_mr, background_mr, scratch_mr;
   std::unique_ptr<fabric::CompletionQueue> log_cq, bg_cq;
   std::map<uint32_t, std::unique_ptr<fabric::QueuePair>> log_qps, bg_qps;
-  std::unique_ptr<core::ReplicationPlane> plane;
+  std::unique_ptr<core::Replica> replica;
   uint64_t started_ns = 0;
 };
 
@@ -282,8 +281,14 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
   memory.scratch_mr = res->scratch_mr.get();
   memory.log_cq = res->log_cq.get();
   memory.bg_cq = res->bg_cq.get();
-  res->plane = std::make_unique<core::ReplicationPlane>(rc, memory, std::move(links),
-                                                        state_machine);
+  core::ReplicaConfig replica_config;
+  replica_config.replication = rc;
+  replica_config.detector = config.detector;
+  replica_config.detector.self_id = config.id;
+  replica_config.detector.replica_count = rc.replica_count;
+  replica_config.static_leader = config.static_leader;
+  res->replica = std::make_unique<core::Replica>(replica_config, memory, std::move(links),
+                                                 state_machine);
   res->started_ns = res->device->now_ns();
   std::unique_ptr<Engine> engine(new Engine(config, std::move(res)));
   engine->snapshot_.fabric = config.fabric;
@@ -316,34 +321,48 @@ EngineStats Engine::stats() const {
   return snapshot_;
 }
 
+std::vector<core::Event> Engine::take_events() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<core::Event> out;
+  out.swap(events_);
+  return out;
+}
+
 void Engine::run() {
-  core::ReplicationPlane& plane = *resources_->plane;
-  if (config_.static_leader) plane.set_leader(*config_.static_leader);
+  core::Replica& replica = *resources_->replica;
+  core::ReplicationPlane& plane = replica.plane();
   std::vector<std::function<void(core::ReplicationPlane&)>> work;
   std::vector<std::function<bool()>> pollables;
   uint64_t polls = 0;
   uint64_t idle_polls = 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    bool progress = plane.poll();
+    bool progress = replica.poll();
     for (auto& p : pollables) progress |= p();
     ++polls;
-    // Every 1024 iterations: take posted work, new pollables, publish a stats snapshot.
-    if ((polls & 1023) == 0) {
+    // Every 256 iterations: take posted work and new pollables, publish a stats snapshot.
+    if ((polls & 255) == 0) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         work.swap(inbox_);
         for (auto& p : new_pollables_) pollables.push_back(std::move(p));
         new_pollables_.clear();
-        snapshot_.replication = plane.stats();
-        snapshot_.milestones = plane.milestones();
-        for (auto& s : plane.permissions().take_switches()) {
-          snapshot_.recent_switches.push_back(s);
-          if (snapshot_.recent_switches.size() > kMaxSwitchHistory) {
-            snapshot_.recent_switches.erase(snapshot_.recent_switches.begin());
-          }
+        EngineStats& s = snapshot_;
+        s.replication = plane.stats();
+        s.milestones = plane.milestones();
+        s.leader_view = replica.leader_view();
+        s.peers.clear();
+        for (const core::PeerLink& p : plane.peers()) {
+          s.peers.push_back({p.id, replica.detector().alive(p.id), replica.detector().score(p.id)});
         }
-        snapshot_.polls = polls;
-        snapshot_.uptime_ns = resources_->device->now_ns() - resources_->started_ns;
+        s.heartbeat = replica.detector().heartbeat();
+        s.heartbeat_stopped = replica.detector().heartbeat_stopped();
+        s.failovers = replica.failovers();
+        s.timelines.assign(replica.timelines().begin(), replica.timelines().end());
+        s.recent_switches.assign(replica.switches().begin(), replica.switches().end());
+        for (core::Event& e : replica.take_events()) events_.push_back(std::move(e));
+        if (events_.size() > 4096) events_.erase(events_.begin(), events_.end() - 4096);
+        s.polls = polls;
+        s.uptime_ns = resources_->device->now_ns() - resources_->started_ns;
       }
       for (auto& w : work) w(plane);
       progress |= !work.empty();

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/replication.h"
+#include "core/replica.h"
 #include "mu/fabric/fabric.h"
 
 namespace mu::engine {
@@ -39,7 +39,8 @@ struct EngineConfig {
   int verbs_gid_index = -1;     // -1 = auto (RoCE v2, IPv4-mapped)
   size_t log_bytes = 64u << 20;  // ring bytes of the replicated log
   core::ReplicationConfig replication;
-  std::optional<uint32_t> static_leader;  // until the background plane decides: who leads
+  core::DetectorConfig detector;
+  std::optional<uint32_t> static_leader;  // tests/experiments: fix the leader (no detector)
   bool busy_poll = true;        // the engine thread spins; false: it yields when idle
   int bootstrap_timeout_ms = 30000;
 };
@@ -47,11 +48,23 @@ struct EngineConfig {
 // Validates a configuration; returns "" or a message naming the setting that is wrong.
 std::string validate(const EngineConfig& config);
 
+struct PeerView {
+  uint32_t id = 0;
+  bool alive = false;
+  uint32_t score = 0;
+};
+
 struct EngineStats {
   core::ReplicationStats replication;
   core::LeaderMilestones milestones;
+  uint32_t leader_view = core::kNoReplica;
+  std::vector<PeerView> peers;
+  bool heartbeat_stopped = false;
+  uint64_t heartbeat = 0;
   uint64_t polls = 0;
   uint64_t uptime_ns = 0;
+  uint64_t failovers = 0;
+  std::vector<core::FailoverTimeline> timelines;        // newest last, bounded
   std::vector<core::PermissionSwitch> recent_switches;  // newest last, bounded
   std::string fabric;
 };
@@ -68,6 +81,9 @@ class Engine {
 
   // Runs `work` on the engine thread at its next iteration (e.g. a proposal from JavaScript).
   void post(std::function<void(core::ReplicationPlane&)> work);
+  // Events since the last call (leader changes, failovers, permission switches, peers failed or
+  // recovered, log full), oldest first. Bounded: the oldest are dropped if nobody takes them.
+  std::vector<core::Event> take_events();
   // Adds a component polled on the engine thread every iteration (e.g. the RESP front end).
   void add_pollable(std::function<bool()> poll);
   EngineStats stats() const;
@@ -85,6 +101,7 @@ class Engine {
   mutable std::mutex mutex_;  // guards the inbox, pollables_ additions and the stats snapshot
   std::vector<std::function<void(core::ReplicationPlane&)>> inbox_;
   std::vector<std::function<bool()>> new_pollables_;
+  std::vector<core::Event> events_;
   EngineStats snapshot_;
   std::thread thread_;
 };

@@ -117,7 +117,75 @@ TEST(Engine, ThreeReplicasOverSoftFabricReplicate) {
   EXPECT_EQ(machines[0].acknowledged, size_t{kRequests});
   EngineStats s = engines[0]->stats();
   EXPECT_EQ(s.replication.role, core::Role::kLeader);
+  EXPECT_EQ(s.leader_view, 0u);
+  ASSERT_FALSE(s.timelines.empty());
+  EXPECT_EQ(s.timelines.back().reason, "initial");
   for (auto& e : engines) e->stop();
+}
+
+// The failure detector over the soft fabric: stopping the leader's engine (its NIC goes too) makes
+// the others elect replica 1, with a timeline that has detection and permission-switch times.
+TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
+  constexpr uint32_t n = 3;
+  CountingMachine machines[n];
+  std::vector<std::unique_ptr<Engine>> engines(n);
+  std::vector<std::thread> starters;
+  for (uint32_t i = 0; i < n; ++i) {
+    starters.emplace_back([&, i] {
+      EngineConfig c = config(i, n);
+      c.static_leader.reset();
+      c.detector.read_period_ns = 200'000;
+      auto e = Engine::start(c, &machines[i]);
+      if (e.ok()) engines[i] = std::move(e.value());
+    });
+  }
+  for (auto& t : starters) t.join();
+  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]);
+  auto wait_for = [&](auto predicate, int seconds) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (predicate()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  };
+  auto describe = [&] {
+    std::string out;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!engines[i]) continue;
+      EngineStats s = engines[i]->stats();
+      out += "replica " + std::to_string(i) + " role=" + core::to_string(s.replication.role) +
+             " view=" + std::to_string(s.leader_view) + " hb=" + std::to_string(s.heartbeat) +
+             " stopped=" + std::to_string(s.heartbeat_stopped) + " peers=";
+      for (auto& p : s.peers) out += std::to_string(p.id) + ":" + std::to_string(p.alive) + "/" + std::to_string(p.score) + " ";
+      out += "\n";
+    }
+    return out;
+  };
+  ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader; }, 10))
+      << describe();
+  engines[0]->stop();
+  engines[0].reset();  // its soft NIC closes: peers' reads fail
+  ASSERT_TRUE(wait_for([&] { return engines[1]->stats().replication.role == core::Role::kLeader &&
+                                    !engines[1]->stats().timelines.empty(); }, 10));
+  const core::FailoverTimeline t = engines[1]->stats().timelines.back();
+  EXPECT_EQ(t.from, 0u);
+  EXPECT_EQ(t.reason, "leader-failed");
+  EXPECT_GT(t.detection_ns(), 0u);
+  EXPECT_GT(t.permission_switch_ns(), 0u);
+  EXPECT_GT(t.total_ns(), 0u);
+  bool saw_leader_change = false;
+  for (const core::Event& e : engines[2]->take_events()) {
+    saw_leader_change |= e.kind == core::EventKind::kLeaderChanged && e.b == 1;
+  }
+  EXPECT_TRUE(saw_leader_change);
+  std::printf("failover over soft fabric: detection %.1f us, permission switch %.1f us, "
+              "catch-up %.1f us, total %.1f us\n",
+              t.detection_ns() / 1e3, t.permission_switch_ns() / 1e3, t.catch_up_ns() / 1e3,
+              t.total_ns() / 1e3);
+  for (auto& e : engines) {
+    if (e) e->stop();
+  }
 }
 
 }  // namespace
