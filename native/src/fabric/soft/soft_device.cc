@@ -1,0 +1,1666 @@
+// The soft fabric: a software RDMA NIC over TCP (see mu/fabric/soft.h, DESIGN.md §3.2).
+//
+// Threads. The application thread calls post()/poll() and the control calls (to_*, set_access,
+// register/reregister). One NIC thread per device does all socket I/O: it sends the work requests
+// of its requester QPs, executes the requests arriving for its responder QPs against registered
+// memory, and turns responses into completions.
+//
+// Locks (order: device lock `mu_` before any `QpCore::mu`, never the other way round):
+//  - the device lock guards the region tables and the QP table, and every responder-side check:
+//    the NIC takes it around "check QP state/access flags, look up rkey, check bounds, memcpy".
+//    set_access(), to_reset(), to_rtr() and reregister_region() take it too, so when they return
+//    no request checked against the old permissions is still copying, and every later request is
+//    checked against the new ones (contract 4 of fabric.h) — the requester plays no part in it.
+//  - QpCore::mu guards one QP's send queue; post() takes only this one (short, never waits on
+//    the network). Fields that both sides read (state, access, epoch, peer) are written with
+//    both locks held, so a reader may hold either.
+//
+// Wire: one TCP connection (TCP_NODELAY) per requester QP → responder QP, opened lazily by the
+// requester's NIC at its first work request, authenticated with the cluster secret (auth.h),
+// then bound to the responder QP by a CONNECT frame (wire.h). A responder QP accepts one
+// connection per binding (per to_rtr), and each accepted connection remembers the binding's
+// epoch: after to_reset()/to_rtr() bump the epoch, frames still arriving on an old connection are
+// answered "unreachable" without touching memory, and the connection is closed. A requester QP
+// opens one connection per binding too and never reconnects: a lost connection is an error, so
+// recovery needs both QPs cycled through RESET (contract 2), as on rdma_rxe.
+//
+// Error semantics (modelled on rdma_rxe's responder, drivers/infiniband/sw/rxe/rxe_resp.c):
+//  - responder QP missing, not in RTR/RTS, or not bound to this requester: the request is dropped
+//    (rxe drops the packet and the requester retries until its retry count runs out); we answer
+//    at once instead of waiting out the timers: requester completes kRetryExceeded, goes to ERR.
+//    A lost or refused connection, a failed authentication or no response within
+//    kResponseTimeoutNs give the same.
+//  - QP access flags forbid the op (rxe: "unsupported opcode", class C NAK): requester completes
+//    kRemoteInvalidRequest; BOTH QPs go to ERR.
+//  - unknown rkey, region access forbids the op, [addr, addr+len) outside the region (rxe:
+//    "rkey violation", also class C): kRemoteAccessError; BOTH QPs go to ERR (rxe moves the
+//    responder to ERR for every class C error, so we do too).
+//  - CAS at an address that is not 8-byte aligned (checked after the rkey/bounds checks, as rxe
+//    does): kRemoteInvalidRequest; both QPs to ERR.
+//  - zero-length READ/WRITE: no rkey or bounds check, nothing copied (as rxe).
+//  - later work requests on an ERR QP complete kWorkRequestFlushed.
+// Bad input (wrong magic, unknown frame type, oversized length, out-of-order sequence number,
+// truncated frame then EOF) closes the connection before any memory is touched.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fabric/auth.h"
+#include "fabric/soft/net.h"
+#include "fabric/soft/soft_stats.h"
+#include "fabric/soft/wire.h"
+#include "mu/fabric/soft.h"
+
+namespace mu::fabric {
+namespace {
+
+using soft::DecodeResult;
+using soft::FrameHeader;
+using soft::FrameType;
+using soft::kHeaderBytes;
+using soft::kMaxMessageBytes;
+using soft::ResponseStatus;
+
+constexpr uint32_t kMaxInlineBytes = 1024;
+constexpr uint32_t kMaxSendWr = 1u << 14;
+constexpr uint32_t kMaxCqDepth = 1u << 20;
+// Connect + authenticate + CONNECT must finish within this, else the QP's ops fail. Long enough
+// for one lost SYN (TCP retransmits it after 1 s), short enough to fail a dead peer promptly.
+constexpr uint64_t kConnectTimeoutNs = 3'000'000'000;
+// An accepted connection must authenticate and bind within this, else it is closed.
+constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
+// An operation on the wire without a response for this long fails with kRetryExceeded
+// (rdma_rxe: ack timeout × retry count; catches a frozen peer whose kernel still ACKs TCP).
+constexpr uint64_t kResponseTimeoutNs = 2'000'000'000;
+constexpr size_t kInitialBufferBytes = 64 * 1024;
+constexpr size_t kMaxFrameBytes = kHeaderBytes + kMaxMessageBytes;
+constexpr int kMaxEvents = 64;
+constexpr int kMaxReadsPerEvent = 16;  // bounds one connection's turn so others are served
+constexpr char kNicContext[] = "mu-soft-nic-v1";
+static_assert(kMaxInlineBytes <= kMaxMessageBytes);
+static_assert(kInitialBufferBytes >= kHeaderBytes + kMaxInlineBytes);
+
+// --- QpAddress layout (64 bytes, little-endian) -------------------------------------------------
+//   [0,4) magic "MUSQ"  [4,8) IPv4 (network order as stored by inet_pton)  [8,10) port
+//   [12,16) qp_num  [16,24) device id (random per device: a restarted device on the same port
+//   does not accept connections meant for its previous life)
+constexpr uint8_t kAddressMagic[4] = {'M', 'U', 'S', 'Q'};
+
+struct PeerAddress {
+  uint32_t ip = 0;  // network byte order
+  uint16_t port = 0;
+  uint32_t qp_num = 0;
+  uint64_t device_id = 0;
+};
+
+QpAddress encode_address(const PeerAddress& a) {
+  QpAddress out;
+  std::memcpy(out.bytes, kAddressMagic, 4);
+  std::memcpy(out.bytes + 4, &a.ip, 4);
+  for (int i = 0; i < 2; ++i) out.bytes[8 + i] = static_cast<uint8_t>(a.port >> (8 * i));
+  for (int i = 0; i < 4; ++i) out.bytes[12 + i] = static_cast<uint8_t>(a.qp_num >> (8 * i));
+  for (int i = 0; i < 8; ++i) out.bytes[16 + i] = static_cast<uint8_t>(a.device_id >> (8 * i));
+  return out;
+}
+
+bool decode_address(const QpAddress& in, PeerAddress* a) {
+  if (std::memcmp(in.bytes, kAddressMagic, 4) != 0) return false;
+  std::memcpy(&a->ip, in.bytes + 4, 4);
+  a->port = static_cast<uint16_t>(in.bytes[8] | (in.bytes[9] << 8));
+  a->qp_num = 0;
+  for (int i = 0; i < 4; ++i) a->qp_num |= static_cast<uint32_t>(in.bytes[12 + i]) << (8 * i);
+  a->device_id = 0;
+  for (int i = 0; i < 8; ++i) a->device_id |= static_cast<uint64_t>(in.bytes[16 + i]) << (8 * i);
+  return a->port != 0 && a->qp_num != 0;
+}
+
+void put_le64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+uint64_t get_le64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+
+WcStatus to_wc_status(ResponseStatus s) {
+  switch (s) {
+    case ResponseStatus::kOk: return WcStatus::kSuccess;
+    case ResponseStatus::kUnreachable: return WcStatus::kRetryExceeded;
+    case ResponseStatus::kInvalidRequest: return WcStatus::kRemoteInvalidRequest;
+    case ResponseStatus::kAccessError: return WcStatus::kRemoteAccessError;
+  }
+  return WcStatus::kGeneral;
+}
+
+FrameType to_frame_type(Opcode op) {
+  switch (op) {
+    case Opcode::kWrite: return FrameType::kWrite;
+    case Opcode::kRead: return FrameType::kRead;
+    case Opcode::kCompareSwap: return FrameType::kCompareSwap;
+  }
+  return FrameType::kWrite;
+}
+
+// [addr, addr + length) inside [base, base + size), without overflow.
+bool range_inside(uint64_t base, uint64_t size, uint64_t addr, uint64_t length) {
+  return addr >= base && length <= size && addr - base <= size - length;
+}
+
+// --- regions ------------------------------------------------------------------------------------
+
+struct RegionEntry {
+  uint8_t* base = nullptr;
+  size_t length = 0;
+  uint32_t access = 0;  // device lock
+  uint32_t lkey = 0;    // device lock
+  uint32_t rkey = 0;    // device lock
+};
+
+// --- completion queue ---------------------------------------------------------------------------
+
+struct CqCore {
+  explicit CqCore(uint32_t depth) : ring(depth) {}
+
+  // False when full: the completion is lost (a verbs CQ overflow is fatal too).
+  bool push(const Completion& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (count == ring.size()) return false;
+    ring[(head + count) % ring.size()] = c;
+    ++count;
+    return true;
+  }
+
+  int poll(Completion* out, int max) {
+    std::lock_guard<std::mutex> lock(mu);
+    int n = 0;
+    while (n < max && count > 0) {
+      out[n++] = ring[head];
+      head = (head + 1) % ring.size();
+      --count;
+    }
+    return n;
+  }
+
+  std::mutex mu;
+  std::vector<Completion> ring;  // entry i (0 <= i < count) at ring[(head + i) % ring.size()]
+  size_t head = 0;
+  size_t count = 0;
+};
+
+// --- queue pairs --------------------------------------------------------------------------------
+
+struct Wqe {
+  WorkRequest wr;
+  uint64_t posted_ns = 0;  // for the outgoing-delay fault hook
+  uint64_t sent_ns = 0;    // when it went on the wire, for kResponseTimeoutNs
+};
+
+struct Connection;
+
+struct QpCore {
+  QpCore(uint32_t num, std::shared_ptr<CqCore> completion_queue, uint32_t send_wr, uint32_t inline_max)
+      : qp_num(num),
+        cq(std::move(completion_queue)),
+        max_send_wr(send_wr),
+        max_inline(inline_max),
+        ring(send_wr),
+        inline_bytes(static_cast<size_t>(send_wr) * inline_max) {}
+
+  Wqe& slot(uint64_t index) { return ring[index % ring.size()]; }
+  uint8_t* inline_slot(uint64_t index) {
+    return inline_bytes.data() + (index % ring.size()) * max_inline;
+  }
+
+  const uint32_t qp_num;
+  const std::shared_ptr<CqCore> cq;
+  const uint32_t max_send_wr;
+  const uint32_t max_inline;
+
+  std::mutex mu;
+  // Written with the device lock and `mu` held; read with either.
+  QpState state = QpState::kReset;
+  uint32_t access = 0;
+  uint64_t epoch = 0;  // bumped by to_reset() and to_rtr(): names one binding to a peer
+  PeerAddress peer;    // meaningful from RTR until RESET
+  bool destroyed = false;
+  // Device lock only: a requester connection was accepted for the current binding.
+  bool inbound_bound = false;
+
+  // `mu`: the send queue. Slots [head, tail) are posted and not completed yet;
+  // invariant head <= nic.sent <= tail and tail - head <= max_send_wr.
+  std::vector<Wqe> ring;
+  std::vector<uint8_t> inline_bytes;  // max_inline bytes per slot, same index as ring
+  uint64_t head = 0;
+  uint64_t tail = 0;
+
+  // Bumped after every change the NIC must look at (post, state change); lets it skip idle QPs.
+  std::atomic<uint64_t> doorbell{0};
+
+  // NIC thread only.
+  struct NicState {
+    uint64_t epoch = 0;         // binding this state belongs to
+    uint64_t sent = 0;          // slots [head, sent) are on the wire, [sent, tail) wait
+    Connection* conn = nullptr;
+    bool opened = false;        // a connection was opened for this binding (never a second one)
+    bool broken = false;        // connection lost while idle: the next op fails
+    std::string broken_reason;
+    std::optional<std::pair<uint64_t, WcStatus>> local_error;  // slot that failed a local check
+    uint64_t doorbell_seen = ~0ull;
+    bool busy = false;          // needs a look every pass (see service_requester)
+  } nic;
+};
+
+// --- connections --------------------------------------------------------------------------------
+
+struct Connection {
+  enum class Phase : uint8_t {
+    kConnecting,    // outgoing: TCP connect in progress
+    kHandshake,     // authenticating
+    kAwaitConnect,  // incoming: authenticated, waiting for the CONNECT frame
+    kReady,         // frames flow
+    kClosing,       // incoming: flushing a last response/rejection, then close; input ignored
+  };
+
+  int fd = -1;
+  bool outgoing = false;
+  bool closed = false;
+  bool want_write = false;  // EPOLLOUT registered
+  Phase phase = Phase::kHandshake;
+  uint64_t deadline_ns = 0;  // until kReady
+  std::string peer;          // "ip:port" for messages
+  std::optional<auth::Handshake> handshake;
+
+  // Outgoing: the requester QP, the binding it serves, sequence numbers.
+  std::shared_ptr<QpCore> requester;
+  uint64_t requester_epoch = 0;
+  uint64_t next_request_seq = 1;
+  uint64_t next_response_seq = 1;
+  // Incoming: the responder QP this connection is bound to and its binding's epoch.
+  std::shared_ptr<QpCore> target;
+  uint64_t target_epoch = 0;
+  uint64_t expected_seq = 1;
+
+  // Received bytes [rx_begin, rx_end) of rx; bytes to send [tx_begin, tx_end) of tx.
+  std::vector<uint8_t> rx;
+  size_t rx_begin = 0;
+  size_t rx_end = 0;
+  std::vector<uint8_t> tx;
+  size_t tx_begin = 0;
+  size_t tx_end = 0;
+
+  Connection() : rx(kInitialBufferBytes), tx(kInitialBufferBytes) {}
+
+  // Room for `n` more bytes at the end of tx; returns where to write them.
+  uint8_t* reserve_tx(size_t n) {
+    if (tx_begin == tx_end) tx_begin = tx_end = 0;
+    if (tx.size() - tx_end < n) {
+      if (tx_begin > 0) {
+        std::memmove(tx.data(), tx.data() + tx_begin, tx_end - tx_begin);
+        tx_end -= tx_begin;
+        tx_begin = 0;
+      }
+      if (tx.size() - tx_end < n) tx.resize(std::max(tx.size() * 2, tx_end + n));
+    }
+    uint8_t* p = tx.data() + tx_end;
+    tx_end += n;
+    return p;
+  }
+  void append_tx(std::span<const uint8_t> bytes) {
+    std::memcpy(reserve_tx(bytes.size()), bytes.data(), bytes.size());
+  }
+};
+
+class SoftDeviceImpl;
+
+class SoftMemoryRegion final : public MemoryRegion {
+ public:
+  SoftMemoryRegion(SoftDeviceImpl* device, std::unique_ptr<RegionEntry> entry)
+      : device_(device), entry_(std::move(entry)) {}
+  ~SoftMemoryRegion() override;
+  void* addr() const override { return entry_->base; }
+  size_t length() const override { return entry_->length; }
+  uint32_t lkey() const override;
+  uint32_t rkey() const override;
+  uint32_t access() const override;
+
+  SoftDeviceImpl* device() const { return device_; }
+  RegionEntry* entry() const { return entry_.get(); }
+
+ private:
+  SoftDeviceImpl* device_;
+  std::unique_ptr<RegionEntry> entry_;
+};
+
+class SoftCompletionQueue final : public CompletionQueue {
+ public:
+  SoftCompletionQueue(SoftDeviceImpl* device, uint32_t depth)
+      : device_(device), core_(std::make_shared<CqCore>(depth)) {}
+  int poll(Completion* out, int max) override { return max <= 0 ? 0 : core_->poll(out, max); }
+  SoftDeviceImpl* device() const { return device_; }
+  const std::shared_ptr<CqCore>& core() const { return core_; }
+
+ private:
+  SoftDeviceImpl* device_;
+  std::shared_ptr<CqCore> core_;
+};
+
+class SoftQueuePair final : public QueuePair {
+ public:
+  SoftQueuePair(SoftDeviceImpl* device, std::shared_ptr<QpCore> core)
+      : device_(device), core_(std::move(core)) {}
+  ~SoftQueuePair() override;
+  uint32_t qp_num() const override { return core_->qp_num; }
+  QpState state() const override {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    return core_->state;
+  }
+  uint32_t access() const override {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    return core_->access;
+  }
+  uint32_t max_inline() const override { return core_->max_inline; }
+  QpAddress address() const override;
+  Status to_init(uint32_t access) override;
+  Status to_rtr(const QpAddress& remote) override;
+  Status to_rts() override;
+  Status to_reset() override;
+  Status set_access(uint32_t access) override;
+  Status post(const WorkRequest& wr) override;
+
+ private:
+  SoftDeviceImpl* device_;
+  std::shared_ptr<QpCore> core_;
+};
+
+// --- the device and its NIC thread --------------------------------------------------------------
+
+class SoftDeviceImpl final : public SoftDevice {
+ public:
+  SoftDeviceImpl(SoftConfig config, uint32_t listen_ip, int listen_fd)
+      : config_(std::move(config)),
+        listen_ip_(listen_ip),
+        listen_fd_(listen_fd),
+        listen_port_(net::local_port(listen_fd)),
+        device_id_(auth::random_u64() | 1),
+        key_mask_(static_cast<uint32_t>(auth::random_u64())) {}
+
+  ~SoftDeviceImpl() override {
+    if (nic_thread_.joinable()) {
+      stop_.store(true);
+      wake();
+      nic_thread_.join();
+    }
+    for (auto& [ptr, conn] : connections_) {
+      if (conn->fd >= 0) ::close(conn->fd);
+      conn->requester.reset();
+      conn->target.reset();
+    }
+    connections_.clear();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  Status start() {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) {
+      return Status::Error(ErrorCode::kResourceExhausted,
+                           std::string("epoll/eventfd: ") + std::strerror(errno));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_tag_;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) {
+      return Status::Error(ErrorCode::kInternal, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    ev.data.ptr = &wake_tag_;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+      return Status::Error(ErrorCode::kInternal, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    std::promise<Status> started;
+    std::future<Status> started_result = started.get_future();
+    nic_thread_ = std::thread([this, &started] { nic_main(started); });
+    Status s = started_result.get();
+    if (!s.ok()) nic_thread_.join();
+    return s;
+  }
+
+  // --- Device -------------------------------------------------------------------------------
+  std::string name() const override { return config_.name; }
+  uint64_t now_ns() const override { return auth::monotonic_ns(); }
+
+  Result<std::unique_ptr<MemoryRegion>> register_region(void* addr, size_t length,
+                                                        uint32_t access) override {
+    if (addr == nullptr || length == 0) {
+      return Status::Error(ErrorCode::kInvalidArgument, "region needs a non-null address and length > 0");
+    }
+    if ((access & ~kAccessAll) != 0) {
+      return Status::Error(ErrorCode::kInvalidArgument, "unknown access flags");
+    }
+    if ((access & (kRemoteWrite | kRemoteAtomic)) != 0 && (access & kLocalWrite) == 0) {
+      // As ibv_reg_mr: remote write/atomic access requires local write access.
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "remote write/atomic access requires kLocalWrite (as in verbs)");
+    }
+    auto entry = std::make_unique<RegionEntry>();
+    entry->base = static_cast<uint8_t*>(addr);
+    entry->length = length;
+    entry->access = access;
+    std::lock_guard<std::mutex> lock(mu_);
+    entry->lkey = next_key_locked();
+    entry->rkey = next_key_locked();
+    regions_by_lkey_[entry->lkey] = entry.get();
+    regions_by_rkey_[entry->rkey] = entry.get();
+    return std::unique_ptr<MemoryRegion>(new SoftMemoryRegion(this, std::move(entry)));
+  }
+
+  Status reregister_region(MemoryRegion& region, uint32_t access) override {
+    auto* soft_region = dynamic_cast<SoftMemoryRegion*>(&region);
+    if (soft_region == nullptr || soft_region->device() != this) {
+      return Status::Error(ErrorCode::kInvalidArgument, "region does not belong to this device");
+    }
+    if ((access & ~kAccessAll) != 0 ||
+        ((access & (kRemoteWrite | kRemoteAtomic)) != 0 && (access & kLocalWrite) == 0)) {
+      return Status::Error(ErrorCode::kInvalidArgument, "invalid access flags");
+    }
+    RegionEntry* entry = soft_region->entry();
+    // Under the device lock: no request is between its rkey check and its memcpy now, and every
+    // later one looks up the new table, where the old rkey no longer exists.
+    std::lock_guard<std::mutex> lock(mu_);
+    regions_by_lkey_.erase(entry->lkey);
+    regions_by_rkey_.erase(entry->rkey);
+    entry->access = access;
+    entry->lkey = next_key_locked();
+    entry->rkey = next_key_locked();
+    regions_by_lkey_[entry->lkey] = entry;
+    regions_by_rkey_[entry->rkey] = entry;
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<CompletionQueue>> create_cq(uint32_t depth) override {
+    if (depth == 0 || depth > kMaxCqDepth) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "CQ depth must be in [1, " + std::to_string(kMaxCqDepth) + "]");
+    }
+    return std::unique_ptr<CompletionQueue>(new SoftCompletionQueue(this, depth));
+  }
+
+  Result<std::unique_ptr<QueuePair>> create_qp(CompletionQueue& cq, const QpCaps& caps) override {
+    auto* soft_cq = dynamic_cast<SoftCompletionQueue*>(&cq);
+    if (soft_cq == nullptr || soft_cq->device() != this) {
+      return Status::Error(ErrorCode::kInvalidArgument, "CQ does not belong to this device");
+    }
+    if (caps.max_send_wr == 0 || caps.max_send_wr > kMaxSendWr) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "max_send_wr must be in [1, " + std::to_string(kMaxSendWr) + "]");
+    }
+    const uint32_t inline_max = std::min(caps.max_inline, kMaxInlineBytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto core = std::make_shared<QpCore>(next_qp_num_++, soft_cq->core(), caps.max_send_wr, inline_max);
+    qps_[core->qp_num] = core;
+    qp_list_.push_back(core);
+    qp_list_version_.fetch_add(1);
+    return std::unique_ptr<QueuePair>(new SoftQueuePair(this, std::move(core)));
+  }
+
+  // --- SoftDevice -----------------------------------------------------------------------------
+  uint16_t listen_port() const override { return listen_port_; }
+  void hold_outgoing(bool hold) override {
+    hold_outgoing_.store(hold);
+    config_version_.fetch_add(1);
+    ring_doorbell();
+  }
+  void set_outgoing_delay_us(uint32_t delay_us) override {
+    outgoing_delay_ns_.store(static_cast<uint64_t>(delay_us) * 1000);
+    config_version_.fetch_add(1);
+    ring_doorbell();
+  }
+
+  SoftStats stats() const {
+    SoftStats s;
+    s.auth_failures = auth_failures_.load();
+    s.malformed_frames = malformed_frames_.load();
+    s.refused_connections = refused_connections_.load();
+    s.unreachable_requests = unreachable_requests_.load();
+    s.cq_overflows = cq_overflows_.load();
+    std::lock_guard<std::mutex> lock(error_mu_);
+    s.last_error = last_error_;
+    return s;
+  }
+
+  // --- used by the region, CQ and QP handles --------------------------------------------------
+  std::mutex& mu() { return mu_; }
+  uint32_t listen_ip() const { return listen_ip_; }
+  uint64_t device_id() const { return device_id_; }
+  bool busy_poll() const { return config_.busy_poll; }
+  uint64_t outgoing_delay_ns() const { return outgoing_delay_ns_.load(std::memory_order_relaxed); }
+
+  void unregister_region(RegionEntry* entry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    regions_by_lkey_.erase(entry->lkey);
+    regions_by_rkey_.erase(entry->rkey);
+  }
+
+  void destroy_qp(const std::shared_ptr<QpCore>& core) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> qp_lock(core->mu);
+      core->destroyed = true;
+      core->state = QpState::kReset;
+      core->epoch++;
+      core->head = core->tail;
+      qps_.erase(core->qp_num);
+      qp_list_.erase(std::remove(qp_list_.begin(), qp_list_.end(), core), qp_list_.end());
+      qp_list_version_.fetch_add(1);
+    }
+    core->doorbell.fetch_add(1);
+    ring_doorbell();
+  }
+
+  // Tells the NIC there is work; wakes it if it may be asleep. The seq_cst pair
+  // (doorbell_ here, sleeping_ in the NIC) guarantees one of the two sees the other.
+  void ring_doorbell() {
+    doorbell_.fetch_add(1);
+    if (!config_.busy_poll && sleeping_.load()) wake();
+  }
+
+ private:
+  void wake() {
+    const uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+    (void)n;  // EAGAIN means the counter is already non-zero: the NIC wakes anyway
+  }
+
+  uint32_t next_key_locked() {
+    // Odd multiplier: a bijection on 32 bits, so keys never repeat within 2^32 registrations;
+    // the random mask makes them differ between devices (a stale rkey from another device or an
+    // earlier process on the same port names nothing here).
+    for (;;) {
+      const uint32_t key = (++key_counter_ * 0x9E3779B1u) ^ key_mask_;
+      if (key != 0) return key;
+    }
+  }
+
+  void record_error(const std::string& message, bool log) {
+    {
+      std::lock_guard<std::mutex> lock(error_mu_);
+      last_error_ = message;
+    }
+    if (log) std::fprintf(stderr, "mu soft fabric [%s]: %s\n", config_.name.c_str(), message.c_str());
+  }
+
+  void record_auth_failure(const std::string& message) {
+    auth_failures_.fetch_add(1);
+    // Logged once per device: a misconfigured or hostile peer must not flood the log.
+    const bool first = !auth_failure_logged_.exchange(true);
+    record_error(message, first);
+  }
+
+  // ================================ NIC thread ==================================================
+
+  void nic_main(std::promise<Status>& started) {
+    net::ScopedNetns netns;  // the NIC thread lives in the device's namespace for good
+    Status entered = netns.enter(config_.netns);
+    started.set_value(entered);
+    if (!entered.ok()) return;
+    epoll_event events[kMaxEvents];
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const uint64_t doorbell_seen = doorbell_.load();
+      graveyard_.clear();
+      refresh_qp_list();
+      next_deadline_ns_ = UINT64_MAX;
+      const uint64_t now = auth::monotonic_ns();
+      const uint64_t config_version = config_version_.load();
+      const bool config_changed = config_version != config_version_seen_;
+      config_version_seen_ = config_version;
+      pass_again_ = false;
+      check_connection_deadlines(now);  // before the QPs, which act on what it finds
+      for (auto& qp : nic_qps_) service_requester(qp, now, config_changed);
+      flush_all_tx();
+
+      timespec timeout{0, 0};
+      timespec* timeout_ptr = &timeout;
+      if (!config_.busy_poll) {
+        sleeping_.store(true);
+        if (doorbell_.load() != doorbell_seen || pass_again_) {
+          // Something was posted since this pass started, or the pass itself left work for a
+          // QP (a connection failed while flushing): never sleep on pending work.
+          timeout = {0, 0};
+        } else if (next_deadline_ns_ == UINT64_MAX) {
+          timeout_ptr = nullptr;  // block until an event or a doorbell
+        } else {
+          const uint64_t wait_ns = next_deadline_ns_ > now ? next_deadline_ns_ - now : 0;
+          timeout.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
+          timeout.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
+        }
+      }
+      const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, timeout_ptr, nullptr);
+      sleeping_.store(false);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        record_error(std::string("epoll_pwait2: ") + std::strerror(errno), true);
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        void* tag = events[i].data.ptr;
+        if (tag == &listen_tag_) {
+          accept_all();
+        } else if (tag == &wake_tag_) {
+          uint64_t count = 0;
+          ssize_t r = ::read(wake_fd_, &count, sizeof(count));
+          (void)r;
+        } else {
+          on_connection_event(static_cast<Connection*>(tag), events[i].events);
+        }
+      }
+    }
+  }
+
+  void refresh_qp_list() {
+    const uint64_t version = qp_list_version_.load();
+    if (version == qp_list_version_seen_) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    // Destroyed QPs leave the list: release their connections first.
+    for (auto& qp : nic_qps_) {
+      if (qp->destroyed && qp->nic.conn != nullptr) close_connection(qp->nic.conn);
+    }
+    nic_qps_ = qp_list_;
+    qp_list_version_seen_ = qp_list_version_.load();
+  }
+
+  // --- requester side ---------------------------------------------------------------------
+
+  void service_requester(const std::shared_ptr<QpCore>& qp_ptr, uint64_t now, bool config_changed) {
+    QpCore& qp = *qp_ptr;
+    auto& nic = qp.nic;
+    const uint64_t doorbell = qp.doorbell.load();
+    if (doorbell == nic.doorbell_seen && !config_changed && !nic.busy) return;
+    nic.doorbell_seen = doorbell;
+
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> qp_lock(qp.mu);
+    service_requester_locked(qp_ptr, now);
+    // Anything outstanding keeps the QP in every pass (responses, timeouts, held or delayed
+    // work); an idle QP is skipped until its doorbell rings.
+    nic.busy = !qp.destroyed && (qp.head < qp.tail || nic.broken || nic.local_error.has_value());
+  }
+
+  void service_requester_locked(const std::shared_ptr<QpCore>& qp_ptr, uint64_t now) {
+    QpCore& qp = *qp_ptr;
+    auto& nic = qp.nic;
+    if (nic.epoch != qp.epoch) adopt_new_binding(qp);
+    if (qp.destroyed) return;
+
+    if (qp.state == QpState::kErr) {
+      flush_locked(qp);
+      if (nic.conn != nullptr) close_connection(nic.conn);
+      return;
+    }
+    if (qp.state != QpState::kRts) return;
+
+    // The oldest operation on the wire has waited too long for its response.
+    if (qp.head < nic.sent) {
+      const uint64_t deadline = qp.slot(qp.head).sent_ns + kResponseTimeoutNs;
+      if (now >= deadline) {
+        fail_locked(qp, WcStatus::kRetryExceeded,
+                    "no response from " + net::format_endpoint(qp.peer.ip, qp.peer.port) +
+                        " within " + std::to_string(kResponseTimeoutNs / 1'000'000) + " ms");
+        return;
+      }
+      next_deadline_ns_ = std::min(next_deadline_ns_, deadline);
+    }
+    // A local protection error waits until everything posted before it has completed.
+    if (nic.local_error && qp.head == nic.local_error->first) {
+      fail_locked(qp, nic.local_error->second, "local buffer not covered by a registered region (lkey)");
+      return;
+    }
+    if (nic.sent == qp.tail || nic.local_error) return;
+    if (nic.broken) {
+      if (qp.head == nic.sent) fail_locked(qp, WcStatus::kRetryExceeded, nic.broken_reason);
+      return;
+    }
+    if (hold_outgoing_.load()) return;
+
+    const uint64_t delay_ns = outgoing_delay_ns();
+    if (delay_ns > 0) {
+      const uint64_t eligible_at = qp.slot(nic.sent).posted_ns + delay_ns;
+      if (now < eligible_at) {
+        next_deadline_ns_ = std::min(next_deadline_ns_, eligible_at);
+        return;
+      }
+    }
+    if (nic.conn == nullptr) {
+      if (nic.opened) {
+        // The binding's one connection is gone; a new one would let a stale requester back in.
+        fail_locked(qp, WcStatus::kRetryExceeded, "connection to peer lost");
+        return;
+      }
+      open_connection(qp_ptr);
+      return;  // sends once authenticated and bound
+    }
+    if (nic.conn->phase != Connection::Phase::kReady) return;
+    send_ready_locked(qp, now, delay_ns);
+  }
+
+  void adopt_new_binding(QpCore& qp) {
+    auto& nic = qp.nic;
+    if (nic.conn != nullptr) close_connection(nic.conn);
+    // Connections bound to this QP as responder belong to the old binding too.
+    std::vector<Connection*> stale;
+    for (auto& [ptr, conn] : connections_) {
+      if (!conn->closed && conn->target.get() == &qp) stale.push_back(ptr);
+    }
+    for (Connection* c : stale) close_connection(c);
+    nic.epoch = qp.epoch;
+    nic.sent = qp.head;  // to_reset() dropped everything before head without completions
+    nic.opened = false;
+    nic.broken = false;
+    nic.broken_reason.clear();
+    nic.local_error.reset();
+  }
+
+  // Moves every slot of [head, tail) out with a flushed completion (QP in ERR).
+  void flush_locked(QpCore& qp) {
+    while (qp.head < qp.tail) {
+      const Wqe& w = qp.slot(qp.head);
+      complete_locked(qp, w.wr, WcStatus::kWorkRequestFlushed, 0);
+      qp.head++;
+    }
+    qp.nic.sent = qp.tail;
+    qp.nic.local_error.reset();
+  }
+
+  // The oldest work request fails with `status`; the QP goes to ERR and the rest flush.
+  // Caller holds the device lock and qp.mu.
+  void fail_locked(QpCore& qp, WcStatus status, const std::string& reason) {
+    assert(qp.head < qp.tail);
+    qp.state = QpState::kErr;
+    const Wqe& w = qp.slot(qp.head);
+    complete_locked(qp, w.wr, status, 0);
+    qp.head++;
+    if (qp.nic.sent < qp.head) qp.nic.sent = qp.head;
+    flush_locked(qp);
+    if (qp.nic.conn != nullptr) close_connection(qp.nic.conn);
+    qp.nic.broken = false;
+    record_error("QP " + std::to_string(qp.qp_num) + ": " + to_string(status) + ": " + reason, false);
+  }
+
+  // The connection of `qp` is gone. Operations on the wire fail now; if none is, the next one
+  // will (rxe notices a dead peer only when it has something to send).
+  void connection_lost_locked(QpCore& qp, const std::string& reason) {
+    if (qp.nic.conn != nullptr) close_connection(qp.nic.conn);
+    qp.nic.busy = true;
+    pass_again_ = true;
+    if (qp.state != QpState::kRts) return;
+    if (qp.head < qp.nic.sent || qp.nic.local_error) {
+      fail_locked(qp, WcStatus::kRetryExceeded, reason);
+    } else {
+      qp.nic.broken = true;
+      qp.nic.broken_reason = reason;
+      record_error("QP " + std::to_string(qp.qp_num) + ": " + reason, false);
+    }
+  }
+
+  void complete_locked(QpCore& qp, const WorkRequest& wr, WcStatus status, uint32_t byte_len) {
+    if (status == WcStatus::kSuccess && !wr.signaled) return;
+    Completion c;
+    c.wr_id = wr.wr_id;
+    c.status = status;
+    c.opcode = wr.opcode;
+    c.byte_len = byte_len;
+    c.qp_num = qp.qp_num;
+    if (!qp.cq->push(c)) {
+      // Logged once per device, counted always: the application sized its CQ too small.
+      const bool first = cq_overflows_.fetch_add(1) == 0;
+      record_error("completion queue overflow: a completion of QP " + std::to_string(qp.qp_num) +
+                       " was lost (CQ depth smaller than outstanding work)",
+                   first);
+    }
+  }
+
+  void open_connection(const std::shared_ptr<QpCore>& qp_ptr) {
+    QpCore& qp = *qp_ptr;
+    const std::string endpoint = net::format_endpoint(qp.peer.ip, qp.peer.port);
+    qp.nic.opened = true;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      fail_locked(qp, WcStatus::kRetryExceeded, std::string("socket: ") + std::strerror(errno));
+      return;
+    }
+    net::set_nodelay(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(qp.peer.port);
+    addr.sin_addr.s_addr = qp.peer.ip;
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    if (rc != 0 && errno != EINPROGRESS) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      fail_locked(qp, WcStatus::kRetryExceeded, "connect to " + endpoint + ": " + why);
+      return;
+    }
+    auto conn = std::make_unique<Connection>();
+    conn->fd = fd;
+    conn->outgoing = true;
+    conn->phase = rc == 0 ? Connection::Phase::kHandshake : Connection::Phase::kConnecting;
+    conn->deadline_ns = auth::monotonic_ns() + kConnectTimeoutNs;
+    conn->peer = endpoint;
+    conn->requester = qp_ptr;
+    conn->requester_epoch = qp.epoch;
+    Connection* c = conn.get();
+    if (!add_connection(std::move(conn), EPOLLIN | EPOLLOUT)) {
+      fail_locked(qp, WcStatus::kRetryExceeded, "epoll_ctl failed");
+      return;
+    }
+    qp.nic.conn = c;
+    if (c->phase == Connection::Phase::kHandshake) start_initiator_handshake(c);
+  }
+
+  void start_initiator_handshake(Connection* c) {
+    c->phase = Connection::Phase::kHandshake;
+    c->handshake.emplace(auth::Handshake::Role::kInitiator, config_.secret, kNicContext);
+    move_handshake_output(c);
+  }
+
+  void move_handshake_output(Connection* c) {
+    const auto out = c->handshake->output();
+    c->append_tx(out);
+    c->handshake->consume_output(out.size());
+    flush_tx(c);
+  }
+
+  // Serializes the waiting work requests of an RTS QP with a ready connection.
+  void send_ready_locked(QpCore& qp, uint64_t now, uint64_t delay_ns) {
+    Connection* c = qp.nic.conn;
+    while (qp.nic.sent < qp.tail) {
+      const uint64_t index = qp.nic.sent;
+      Wqe& w = qp.slot(index);
+      if (delay_ns > 0 && now < w.posted_ns + delay_ns) {
+        next_deadline_ns_ = std::min(next_deadline_ns_, w.posted_ns + delay_ns);
+        break;
+      }
+      const WorkRequest& wr = w.wr;
+      const uint8_t* source = nullptr;
+      if (wr.opcode == Opcode::kWrite && wr.length > 0) {
+        if (wr.inline_data) {
+          source = qp.inline_slot(index);
+        } else if (!local_range_ok_locked(wr.lkey, wr.local_addr, wr.length, 0)) {
+          qp.nic.local_error = {index, WcStatus::kLocalProtectionError};
+          break;
+        } else {
+          source = static_cast<const uint8_t*>(wr.local_addr);
+        }
+      } else if ((wr.opcode == Opcode::kRead && wr.length > 0) || wr.opcode == Opcode::kCompareSwap) {
+        const uint32_t length = wr.opcode == Opcode::kCompareSwap ? 8 : wr.length;
+        if (!local_range_ok_locked(wr.lkey, wr.local_addr, length, kLocalWrite)) {
+          qp.nic.local_error = {index, WcStatus::kLocalProtectionError};
+          break;
+        }
+      }
+      FrameHeader h;
+      h.type = to_frame_type(wr.opcode);
+      h.length = wr.opcode == Opcode::kCompareSwap ? 8 : wr.length;
+      h.seq = c->next_request_seq++;
+      h.remote_addr = wr.remote_addr;
+      h.rkey = wr.rkey;
+      h.compare = wr.compare;
+      h.swap = wr.swap;
+      const uint32_t payload = h.wire_payload_bytes();
+      uint8_t* out = c->reserve_tx(kHeaderBytes + payload);
+      soft::encode_header(h, std::span<uint8_t, kHeaderBytes>(out, kHeaderBytes));
+      if (payload > 0) std::memcpy(out + kHeaderBytes, source, payload);
+      w.sent_ns = now;
+      qp.nic.sent++;
+      if (qp.head + 1 == qp.nic.sent) {
+        next_deadline_ns_ = std::min(next_deadline_ns_, now + kResponseTimeoutNs);
+      }
+    }
+  }
+
+  bool local_range_ok_locked(uint32_t lkey, const void* addr, uint64_t length, uint32_t need) {
+    auto it = regions_by_lkey_.find(lkey);
+    if (it == regions_by_lkey_.end() || addr == nullptr) return false;
+    const RegionEntry& r = *it->second;
+    if ((r.access & need) != need) return false;
+    return range_inside(reinterpret_cast<uint64_t>(r.base), r.length,
+                        reinterpret_cast<uint64_t>(addr), length);
+  }
+
+  // A RESPONSE arrived on an outgoing connection (header validated; payload complete).
+  void on_response(Connection* c, const FrameHeader& h, const uint8_t* payload) {
+    QpCore& qp = *c->requester;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> qp_lock(qp.mu);
+    if (qp.epoch != c->requester_epoch || qp.destroyed) {
+      close_connection(c);  // the binding it served is gone; its responses mean nothing now
+      return;
+    }
+    if (h.seq == 0 && h.status == ResponseStatus::kUnreachable) {
+      connection_lost_locked(qp, "peer " + c->peer + " refused the connection: its QP " +
+                                     std::to_string(qp.peer.qp_num) +
+                                     " is not in RTR/RTS or not bound to this QP");
+      return;
+    }
+    if (qp.head >= qp.nic.sent || h.seq != c->next_response_seq) {
+      malformed_frames_.fetch_add(1);
+      if (qp.head < qp.tail) {
+        fail_locked(qp, WcStatus::kBadResponse, "unexpected response from " + c->peer);
+      } else {
+        connection_lost_locked(qp, "unexpected response from " + c->peer);
+      }
+      return;
+    }
+    Wqe& w = qp.slot(qp.head);
+    const WorkRequest& wr = w.wr;
+    uint32_t expected_length = 0;
+    if (h.status == ResponseStatus::kOk) {
+      if (wr.opcode == Opcode::kRead) expected_length = wr.length;
+      if (wr.opcode == Opcode::kCompareSwap) expected_length = 8;
+    }
+    if (h.length != expected_length) {
+      malformed_frames_.fetch_add(1);
+      fail_locked(qp, WcStatus::kBadResponse, "response of wrong length from " + c->peer);
+      return;
+    }
+    c->next_response_seq++;
+    if (h.status != ResponseStatus::kOk) {
+      fail_locked(qp, to_wc_status(h.status),
+                  std::string("peer ") + c->peer + " QP " + std::to_string(qp.peer.qp_num) +
+                      " answered " + to_string(to_wc_status(h.status)));
+      return;
+    }
+    uint32_t byte_len = wr.length;
+    if (wr.opcode == Opcode::kRead && wr.length > 0) {
+      std::memcpy(wr.local_addr, payload, wr.length);
+    } else if (wr.opcode == Opcode::kCompareSwap) {
+      const uint64_t old_value = get_le64(payload);
+      std::memcpy(wr.local_addr, &old_value, 8);
+      byte_len = 8;
+    }
+    complete_locked(qp, wr, WcStatus::kSuccess, byte_len);
+    qp.head++;
+  }
+
+  // --- responder side ---------------------------------------------------------------------
+
+  void accept_all() {
+    for (int i = 0; i < kMaxEvents; ++i) {
+      sockaddr_in addr{};
+      socklen_t len = sizeof(addr);
+      const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN, or a transient error: the listener stays registered
+      net::set_nodelay(fd);
+      auto conn = std::make_unique<Connection>();
+      conn->fd = fd;
+      conn->outgoing = false;
+      conn->phase = Connection::Phase::kHandshake;
+      conn->deadline_ns = auth::monotonic_ns() + kAcceptTimeoutNs;
+      conn->peer = net::format_endpoint(addr.sin_addr.s_addr, ntohs(addr.sin_port));
+      conn->handshake.emplace(auth::Handshake::Role::kAcceptor, config_.secret, kNicContext);
+      if (!add_connection(std::move(conn), EPOLLIN)) ::close(fd);
+    }
+  }
+
+  // A CONNECT arrived on an authenticated incoming connection.
+  void on_connect(Connection* c, const FrameHeader& h) {
+    const uint32_t responder_qp = h.aux;
+    const uint32_t requester_qp = static_cast<uint32_t>(h.remote_addr);
+    const uint64_t requester_device = h.compare;
+    const uint64_t responder_device = h.swap;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = qps_.find(responder_qp);
+    bool ok = responder_device == device_id_ && it != qps_.end();
+    if (ok) {
+      QpCore& qp = *it->second;
+      ok = (qp.state == QpState::kRtr || qp.state == QpState::kRts) && !qp.inbound_bound &&
+           qp.peer.device_id == requester_device && qp.peer.qp_num == requester_qp;
+      if (ok) {
+        qp.inbound_bound = true;
+        c->target = it->second;
+        c->target_epoch = qp.epoch;
+        c->phase = Connection::Phase::kReady;
+        c->deadline_ns = 0;
+        return;
+      }
+    }
+    refused_connections_.fetch_add(1);
+    FrameHeader refusal;
+    refusal.type = FrameType::kResponse;
+    refusal.status = ResponseStatus::kUnreachable;
+    refusal.seq = 0;
+    append_header(c, refusal);
+    c->phase = Connection::Phase::kClosing;
+  }
+
+  void append_header(Connection* c, const FrameHeader& h) {
+    uint8_t* out = c->reserve_tx(kHeaderBytes);
+    soft::encode_header(h, std::span<uint8_t, kHeaderBytes>(out, kHeaderBytes));
+  }
+
+  // Moves a responder QP to ERR after a class C error (rxe: do_class_ac_error → goto_error).
+  void responder_error_locked(QpCore& qp) {
+    {
+      std::lock_guard<std::mutex> qp_lock(qp.mu);
+      qp.state = QpState::kErr;
+    }
+    qp.doorbell.fetch_add(1);  // its own send queue (if any) must flush
+    pass_again_ = true;
+  }
+
+  // A READ, WRITE or CAS arrived on a bound incoming connection (header validated, payload
+  // complete). Everything from the permission checks to the memcpy happens under the device
+  // lock: that is what makes a permission change effective the moment it returns.
+  void on_request(Connection* c, const FrameHeader& h, const uint8_t* payload) {
+    FrameHeader response;
+    response.type = FrameType::kResponse;
+    response.seq = h.seq;
+    std::lock_guard<std::mutex> lock(mu_);
+    QpCore& qp = *c->target;
+    if (qp.destroyed || qp.epoch != c->target_epoch ||
+        (qp.state != QpState::kRtr && qp.state != QpState::kRts)) {
+      unreachable_requests_.fetch_add(1);
+      response.status = ResponseStatus::kUnreachable;
+      append_header(c, response);
+      c->phase = Connection::Phase::kClosing;
+      return;
+    }
+    uint32_t needed_access = kRemoteWrite;
+    if (h.type == FrameType::kRead) needed_access = kRemoteRead;
+    if (h.type == FrameType::kCompareSwap) needed_access = kRemoteAtomic;
+    if ((qp.access & needed_access) == 0) {
+      responder_error_locked(qp);
+      response.status = ResponseStatus::kInvalidRequest;
+      append_header(c, response);
+      return;
+    }
+    const bool zero_length = h.type != FrameType::kCompareSwap && h.length == 0;
+    RegionEntry* region = nullptr;
+    if (!zero_length) {
+      auto it = regions_by_rkey_.find(h.rkey);
+      if (it != regions_by_rkey_.end()) region = it->second;
+      if (region == nullptr || (region->access & needed_access) == 0 ||
+          !range_inside(reinterpret_cast<uint64_t>(region->base), region->length, h.remote_addr,
+                        h.length)) {
+        responder_error_locked(qp);
+        response.status = ResponseStatus::kAccessError;
+        append_header(c, response);
+        return;
+      }
+    }
+    if (h.type == FrameType::kCompareSwap && (h.remote_addr & 7) != 0) {
+      responder_error_locked(qp);
+      response.status = ResponseStatus::kInvalidRequest;
+      append_header(c, response);
+      return;
+    }
+    uint8_t* target =
+        zero_length ? nullptr : region->base + (h.remote_addr - reinterpret_cast<uint64_t>(region->base));
+    response.status = ResponseStatus::kOk;
+    switch (h.type) {
+      case FrameType::kWrite:
+        if (!zero_length) std::memcpy(target, payload, h.length);
+        append_header(c, response);
+        return;
+      case FrameType::kRead: {
+        response.length = h.length;
+        uint8_t* out = c->reserve_tx(kHeaderBytes + h.length);
+        soft::encode_header(response, std::span<uint8_t, kHeaderBytes>(out, kHeaderBytes));
+        if (!zero_length) std::memcpy(out + kHeaderBytes, target, h.length);
+        return;
+      }
+      case FrameType::kCompareSwap: {
+        // Atomic against local atomics on the same word (the 8-byte alignment was checked).
+        std::atomic_ref<uint64_t> word(*reinterpret_cast<uint64_t*>(target));
+        uint64_t expected = h.compare;
+        word.compare_exchange_strong(expected, h.swap);
+        response.length = 8;
+        uint8_t* out = c->reserve_tx(kHeaderBytes + 8);
+        soft::encode_header(response, std::span<uint8_t, kHeaderBytes>(out, kHeaderBytes));
+        put_le64(out + kHeaderBytes, expected);  // the old value, whether or not it swapped
+        return;
+      }
+      case FrameType::kConnect:
+      case FrameType::kResponse:
+        break;
+    }
+    assert(false && "on_request called with a non-request frame");
+  }
+
+  // --- connection plumbing ----------------------------------------------------------------
+
+  bool add_connection(std::unique_ptr<Connection> conn, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events | EPOLLRDHUP;
+    ev.data.ptr = conn.get();
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn->fd, &ev) != 0) return false;
+    conn->want_write = (events & EPOLLOUT) != 0;
+    Connection* key = conn.get();
+    connections_[key] = std::move(conn);
+    return true;
+  }
+
+  void close_connection(Connection* c) {
+    if (c->closed) return;
+    c->closed = true;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    ::close(c->fd);
+    c->fd = -1;
+    if (c->requester && c->requester->nic.conn == c) c->requester->nic.conn = nullptr;
+    c->requester.reset();
+    c->target.reset();
+    auto it = connections_.find(c);
+    if (it != connections_.end()) {
+      // Kept alive until the end of this loop iteration: epoll may still hand us its pointer.
+      graveyard_.push_back(std::move(it->second));
+      connections_.erase(it);
+    }
+  }
+
+  void set_want_write(Connection* c, bool want) {
+    if (c->closed || c->want_write == want) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+    ev.data.ptr = c;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_write = want;
+  }
+
+  // Writes what the socket takes. Returns false if the connection died (and was dealt with).
+  bool flush_tx(Connection* c) {
+    if (c->closed || c->phase == Connection::Phase::kConnecting) return !c->closed;
+    while (c->tx_begin < c->tx_end) {
+      const ssize_t n = ::send(c->fd, c->tx.data() + c->tx_begin, c->tx_end - c->tx_begin,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        c->tx_begin += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        set_want_write(c, true);
+        return true;
+      }
+      on_peer_gone(c, std::string("send: ") + std::strerror(errno));
+      return false;
+    }
+    c->tx_begin = c->tx_end = 0;
+    set_want_write(c, false);
+    if (c->phase == Connection::Phase::kClosing) {
+      close_connection(c);
+      return false;
+    }
+    return true;
+  }
+
+  void flush_all_tx() {
+    // flush_tx may close (and unlist) connections: collect first, then act.
+    scratch_connections_.clear();
+    for (auto& [ptr, conn] : connections_) {
+      const bool pending = conn->tx_begin < conn->tx_end && !conn->want_write;
+      const bool closing = conn->phase == Connection::Phase::kClosing;
+      if (pending || closing) scratch_connections_.push_back(ptr);
+    }
+    for (Connection* c : scratch_connections_) {
+      if (c->closed) continue;
+      if (c->tx_begin < c->tx_end) {
+        flush_tx(c);
+      } else if (c->phase == Connection::Phase::kClosing) {
+        close_connection(c);  // nothing left to send
+      }
+    }
+  }
+
+  void check_connection_deadlines(uint64_t now) {
+    std::vector<Connection*> expired;
+    for (auto& [ptr, conn] : connections_) {
+      if (conn->closed || conn->deadline_ns == 0) continue;
+      if (conn->phase == Connection::Phase::kReady || conn->phase == Connection::Phase::kClosing) {
+        continue;
+      }
+      if (now >= conn->deadline_ns) {
+        expired.push_back(ptr);
+      } else {
+        next_deadline_ns_ = std::min(next_deadline_ns_, conn->deadline_ns);
+      }
+    }
+    for (Connection* c : expired) {
+      on_peer_gone(c, c->outgoing ? "timed out connecting/authenticating to " + c->peer
+                                  : "incoming connection from " + c->peer +
+                                        " did not authenticate in time");
+    }
+  }
+
+  // The peer closed, reset, failed or timed out.
+  void on_peer_gone(Connection* c, const std::string& why) {
+    if (c->closed) return;
+    if (c->outgoing && c->requester) {
+      std::shared_ptr<QpCore> qp = c->requester;
+      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> qp_lock(qp->mu);
+      if (qp->epoch == c->requester_epoch && !qp->destroyed) {
+        connection_lost_locked(*qp, why.empty() ? "connection to " + c->peer + " lost" : why);
+        return;
+      }
+    }
+    close_connection(c);
+  }
+
+  void finish_connect(Connection* c) {
+    int error = 0;
+    socklen_t len = sizeof(error);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+    if (error != 0) {
+      on_peer_gone(c, "connect to " + c->peer + ": " + std::strerror(error));
+      return;
+    }
+    start_initiator_handshake(c);
+  }
+
+  void on_connection_event(Connection* c, uint32_t events) {
+    if (c->closed) return;
+    if (c->phase == Connection::Phase::kConnecting) {
+      if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) finish_connect(c);
+      return;
+    }
+    if ((events & EPOLLOUT) != 0 && !flush_tx(c)) return;
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) read_from(c);
+  }
+
+  void read_from(Connection* c) {
+    for (int i = 0; i < kMaxReadsPerEvent && !c->closed; ++i) {
+      if (c->rx_begin == c->rx_end) c->rx_begin = c->rx_end = 0;
+      if (c->rx_end == c->rx.size()) {
+        // Make room: compact, then grow (process_input asked for the size of the pending frame).
+        if (c->rx_begin > 0) {
+          std::memmove(c->rx.data(), c->rx.data() + c->rx_begin, c->rx_end - c->rx_begin);
+          c->rx_end -= c->rx_begin;
+          c->rx_begin = 0;
+        } else if (c->rx.size() < kMaxFrameBytes) {
+          c->rx.resize(std::min(c->rx.size() * 2, kMaxFrameBytes));
+        } else {
+          protocol_violation(c, "receive buffer full");  // cannot happen: frames are bounded
+          return;
+        }
+      }
+      const ssize_t n = ::recv(c->fd, c->rx.data() + c->rx_end, c->rx.size() - c->rx_end, MSG_DONTWAIT);
+      if (n > 0) {
+        c->rx_end += static_cast<size_t>(n);
+        if (c->phase == Connection::Phase::kClosing) {
+          c->rx_begin = c->rx_end = 0;  // a closing connection ignores input
+          continue;
+        }
+        process_input(c);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      // EOF or error. A frame cut short by it was never executed: nothing touched.
+      if (c->phase == Connection::Phase::kHandshake && !c->outgoing) {
+        record_auth_failure("incoming connection from " + c->peer +
+                            " closed before authenticating");
+      }
+      if (c->phase == Connection::Phase::kHandshake && c->outgoing) {
+        record_auth_failure("authentication with " + c->peer +
+                            " failed: peer closed the connection (does it have our secret?)");
+      }
+      on_peer_gone(c, n == 0 ? "connection closed by " + c->peer
+                             : "connection to " + c->peer + ": " + std::strerror(errno));
+      return;
+    }
+  }
+
+  void protocol_violation(Connection* c, const std::string& what) {
+    malformed_frames_.fetch_add(1);
+    record_error("dropped connection " + c->peer + ": " + what, false);
+    if (c->outgoing) {
+      on_peer_gone(c, "malformed response from " + c->peer + ": " + what);
+    } else {
+      close_connection(c);
+    }
+  }
+
+  void process_input(Connection* c) {
+    if (c->phase == Connection::Phase::kHandshake) {
+      auth::Handshake& hs = *c->handshake;
+      const size_t consumed = hs.feed({c->rx.data() + c->rx_begin, c->rx_end - c->rx_begin});
+      c->rx_begin += consumed;
+      move_handshake_output(c);
+      if (c->closed) return;
+      if (hs.state() == auth::Handshake::State::kFailed) {
+        const std::string reason = c->outgoing
+                                       ? "authentication with " + c->peer + " failed: " + hs.error()
+                                       : "refused connection from " + c->peer + ": " + hs.error();
+        record_auth_failure(reason);
+        if (c->outgoing) {
+          on_peer_gone(c, reason);
+        } else {
+          c->phase = Connection::Phase::kClosing;  // flush the rejection, then close
+          flush_tx(c);
+        }
+        return;
+      }
+      if (hs.state() != auth::Handshake::State::kDone) return;
+      c->handshake.reset();
+      if (c->outgoing) {
+        send_connect(c);
+        if (c->closed) return;
+      } else {
+        c->phase = Connection::Phase::kAwaitConnect;
+      }
+    }
+    while (!c->closed && c->phase != Connection::Phase::kClosing &&
+           c->rx_end - c->rx_begin >= kHeaderBytes) {
+      FrameHeader h;
+      const uint8_t* start = c->rx.data() + c->rx_begin;
+      if (soft::decode_header(std::span<const uint8_t, kHeaderBytes>(start, kHeaderBytes), &h) !=
+          DecodeResult::kOk) {
+        protocol_violation(c, "malformed frame header");
+        return;
+      }
+      const size_t frame_bytes = kHeaderBytes + h.wire_payload_bytes();
+      if (c->rx_end - c->rx_begin < frame_bytes) {
+        // Incomplete: make sure the buffer can hold the whole frame (bounded by decode_header).
+        if (c->rx.size() - c->rx_begin < frame_bytes) {
+          std::memmove(c->rx.data(), start, c->rx_end - c->rx_begin);
+          c->rx_end -= c->rx_begin;
+          c->rx_begin = 0;
+          if (c->rx.size() < frame_bytes) c->rx.resize(frame_bytes);
+        }
+        return;
+      }
+      dispatch_frame(c, h, start + kHeaderBytes);
+      if (c->closed) return;
+      c->rx_begin += frame_bytes;
+    }
+  }
+
+  void dispatch_frame(Connection* c, const FrameHeader& h, const uint8_t* payload) {
+    if (c->outgoing) {
+      if (h.type != FrameType::kResponse) return protocol_violation(c, "request on a requester connection");
+      on_response(c, h, payload);
+      return;
+    }
+    if (c->phase == Connection::Phase::kAwaitConnect) {
+      if (h.type != FrameType::kConnect) return protocol_violation(c, "first frame is not CONNECT");
+      on_connect(c, h);
+      return;
+    }
+    if (h.type == FrameType::kConnect || h.type == FrameType::kResponse) {
+      return protocol_violation(c, "unexpected frame type on a responder connection");
+    }
+    if (h.seq != c->expected_seq) return protocol_violation(c, "request out of sequence");
+    c->expected_seq++;
+    on_request(c, h, payload);
+  }
+
+  void send_connect(Connection* c) {
+    std::shared_ptr<QpCore> qp = c->requester;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> qp_lock(qp->mu);
+    if (qp->epoch != c->requester_epoch || qp->destroyed) {
+      close_connection(c);
+      return;
+    }
+    FrameHeader h;
+    h.type = FrameType::kConnect;
+    h.remote_addr = qp->qp_num;
+    h.aux = qp->peer.qp_num;
+    h.compare = device_id_;
+    h.swap = qp->peer.device_id;
+    append_header(c, h);
+    c->phase = Connection::Phase::kReady;
+    c->deadline_ns = 0;
+    qp->nic.busy = true;  // the next pass sends the waiting work (honouring hold and delay)
+    pass_again_ = true;
+    flush_tx(c);
+  }
+
+  // --- state ----------------------------------------------------------------------------------
+
+  const SoftConfig config_;
+  const uint32_t listen_ip_;
+  int listen_fd_;
+  const uint16_t listen_port_;
+  const uint64_t device_id_;
+  const uint32_t key_mask_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread nic_thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> sleeping_{false};
+  std::atomic<uint64_t> doorbell_{0};
+  std::atomic<bool> hold_outgoing_{false};
+  std::atomic<uint64_t> outgoing_delay_ns_{0};
+  std::atomic<uint64_t> config_version_{0};
+  char listen_tag_ = 0;
+  char wake_tag_ = 0;
+
+  std::mutex mu_;  // the device lock (see the top of this file)
+  std::unordered_map<uint32_t, RegionEntry*> regions_by_lkey_;
+  std::unordered_map<uint32_t, RegionEntry*> regions_by_rkey_;
+  std::unordered_map<uint32_t, std::shared_ptr<QpCore>> qps_;
+  std::vector<std::shared_ptr<QpCore>> qp_list_;
+  std::atomic<uint64_t> qp_list_version_{0};
+  uint32_t key_counter_ = 0;
+  uint32_t next_qp_num_ = 1;
+
+  mutable std::mutex error_mu_;
+  std::string last_error_;
+  std::atomic<bool> auth_failure_logged_{false};
+  std::atomic<uint64_t> auth_failures_{0};
+  std::atomic<uint64_t> malformed_frames_{0};
+  std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> unreachable_requests_{0};
+  std::atomic<uint64_t> cq_overflows_{0};
+
+  // NIC thread only.
+  std::vector<std::shared_ptr<QpCore>> nic_qps_;
+  uint64_t qp_list_version_seen_ = ~0ull;
+  uint64_t config_version_seen_ = 0;
+  uint64_t next_deadline_ns_ = UINT64_MAX;
+  bool pass_again_ = false;  // work was created after the QPs were serviced in this pass
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;
+  std::vector<Connection*> scratch_connections_;  // reused: no allocation per pass
+};
+
+// --- handles ------------------------------------------------------------------------------------
+
+SoftMemoryRegion::~SoftMemoryRegion() { device_->unregister_region(entry_.get()); }
+
+uint32_t SoftMemoryRegion::lkey() const {
+  std::lock_guard<std::mutex> lock(device_->mu());
+  return entry_->lkey;
+}
+uint32_t SoftMemoryRegion::rkey() const {
+  std::lock_guard<std::mutex> lock(device_->mu());
+  return entry_->rkey;
+}
+uint32_t SoftMemoryRegion::access() const {
+  std::lock_guard<std::mutex> lock(device_->mu());
+  return entry_->access;
+}
+
+SoftQueuePair::~SoftQueuePair() { device_->destroy_qp(core_); }
+
+QpAddress SoftQueuePair::address() const {
+  PeerAddress a;
+  a.ip = device_->listen_ip();
+  a.port = device_->listen_port();
+  a.qp_num = core_->qp_num;
+  a.device_id = device_->device_id();
+  return encode_address(a);
+}
+
+Status SoftQueuePair::to_init(uint32_t access) {
+  if ((access & ~kAccessAll) != 0) return Status::Error(ErrorCode::kInvalidArgument, "unknown access flags");
+  std::lock_guard<std::mutex> lock(device_->mu());
+  std::lock_guard<std::mutex> qp_lock(core_->mu);
+  if (core_->state != QpState::kReset) {
+    return Status::Error(ErrorCode::kInvalidState,
+                         std::string("to_init from ") + to_string(core_->state) + " (needs RESET)");
+  }
+  core_->state = QpState::kInit;
+  core_->access = access;
+  return Status::Ok();
+}
+
+Status SoftQueuePair::to_rtr(const QpAddress& remote) {
+  PeerAddress peer;
+  if (!decode_address(remote, &peer)) {
+    return Status::Error(ErrorCode::kInvalidArgument, "not a soft fabric QP address");
+  }
+  {
+    std::lock_guard<std::mutex> lock(device_->mu());
+    std::lock_guard<std::mutex> qp_lock(core_->mu);
+    if (core_->state != QpState::kInit) {
+      return Status::Error(ErrorCode::kInvalidState,
+                           std::string("to_rtr from ") + to_string(core_->state) + " (needs INIT)");
+    }
+    core_->peer = peer;
+    core_->epoch++;  // a new binding: nothing from an earlier one is accepted any more
+    core_->inbound_bound = false;
+    core_->state = QpState::kRtr;
+  }
+  core_->doorbell.fetch_add(1);
+  device_->ring_doorbell();
+  return Status::Ok();
+}
+
+Status SoftQueuePair::to_rts() {
+  {
+    std::lock_guard<std::mutex> lock(device_->mu());
+    std::lock_guard<std::mutex> qp_lock(core_->mu);
+    if (core_->state != QpState::kRtr) {
+      return Status::Error(ErrorCode::kInvalidState,
+                           std::string("to_rts from ") + to_string(core_->state) + " (needs RTR)");
+    }
+    core_->state = QpState::kRts;
+  }
+  core_->doorbell.fetch_add(1);
+  device_->ring_doorbell();
+  return Status::Ok();
+}
+
+Status SoftQueuePair::to_reset() {
+  {
+    std::lock_guard<std::mutex> lock(device_->mu());
+    std::lock_guard<std::mutex> qp_lock(core_->mu);
+    core_->state = QpState::kReset;
+    core_->access = 0;
+    core_->epoch++;         // inbound connections of the old binding are dead from now on
+    core_->inbound_bound = false;
+    core_->head = core_->tail;  // pending work dropped without completions (as verbs)
+  }
+  core_->doorbell.fetch_add(1);
+  device_->ring_doorbell();  // the NIC closes the old binding's connections
+  return Status::Ok();
+}
+
+Status SoftQueuePair::set_access(uint32_t access) {
+  if ((access & ~kAccessAll) != 0) return Status::Error(ErrorCode::kInvalidArgument, "unknown access flags");
+  std::lock_guard<std::mutex> lock(device_->mu());
+  std::lock_guard<std::mutex> qp_lock(core_->mu);
+  if (core_->state != QpState::kRts) {
+    return Status::Error(ErrorCode::kInvalidState,
+                         std::string("set_access in ") + to_string(core_->state) + " (needs RTS)");
+  }
+  // Holding the device lock: the NIC is not between a check and a memcpy for any request, and
+  // checks every later one against these flags.
+  core_->access = access;
+  return Status::Ok();
+}
+
+Status SoftQueuePair::post(const WorkRequest& wr) {
+  const bool is_cas = wr.opcode == Opcode::kCompareSwap;
+  if (is_cas && wr.length != 0 && wr.length != 8) {
+    return Status::Error(ErrorCode::kInvalidArgument, "compare-and-swap length must be 8");
+  }
+  if (wr.length > kMaxMessageBytes) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "length " + std::to_string(wr.length) + " exceeds the soft fabric's limit of " +
+                             std::to_string(kMaxMessageBytes));
+  }
+  if (wr.inline_data && (wr.opcode != Opcode::kWrite || wr.length > core_->max_inline)) {
+    return Status::Error(ErrorCode::kInvalidArgument, "inline only for WRITEs up to max_inline bytes");
+  }
+  if ((wr.length > 0 || is_cas) && wr.local_addr == nullptr) {
+    return Status::Error(ErrorCode::kInvalidArgument, "local_addr is null");
+  }
+  const uint64_t delay_ns = device_->outgoing_delay_ns();
+  {
+    std::lock_guard<std::mutex> qp_lock(core_->mu);
+    const QpState state = core_->state;
+    if (state != QpState::kRts && state != QpState::kErr) {
+      return Status::Error(ErrorCode::kInvalidState, std::string("post in ") + to_string(state));
+    }
+    if (core_->tail - core_->head >= core_->max_send_wr) {
+      return Status::Error(ErrorCode::kQueueFull, "send queue full");
+    }
+    const uint64_t index = core_->tail;
+    Wqe& w = core_->slot(index);
+    w.wr = wr;
+    if (is_cas) w.wr.length = 8;
+    w.posted_ns = delay_ns > 0 ? auth::monotonic_ns() : 0;
+    w.sent_ns = 0;
+    if (wr.inline_data && wr.length > 0) std::memcpy(core_->inline_slot(index), wr.local_addr, wr.length);
+    core_->tail = index + 1;
+  }
+  core_->doorbell.fetch_add(1);
+  device_->ring_doorbell();
+  return Status::Ok();
+}
+
+}  // namespace
+
+SoftStats soft_stats(const SoftDevice& device) {
+  return static_cast<const SoftDeviceImpl&>(device).stats();
+}
+
+Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config) {
+  if (config.secret.empty()) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "soft fabric needs a non-empty cluster secret (SoftConfig::secret)");
+  }
+  Result<uint32_t> ip = net::resolve_ipv4(config.listen_host);
+  if (!ip.ok()) return ip.status();
+  if (*ip == htonl(INADDR_ANY)) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "listen_host must be an address peers can reach, not 0.0.0.0 (it is put "
+                         "into every QP address)");
+  }
+  int listen_fd = -1;
+  {
+    net::ScopedNetns netns;  // the listening socket lives in the device's namespace
+    Status entered = netns.enter(config.netns);
+    if (!entered.ok()) return entered;
+    Result<int> fd = net::listen_tcp(*ip, config.listen_port, /*nonblocking=*/true);
+    if (!fd.ok()) return fd.status();
+    listen_fd = *fd;
+  }
+  auto device = std::make_unique<SoftDeviceImpl>(config, *ip, listen_fd);
+  Status started = device->start();
+  if (!started.ok()) return started;
+  return std::unique_ptr<SoftDevice>(std::move(device));
+}
+
+}  // namespace mu::fabric

@@ -1,0 +1,25 @@
+// Diagnostics of a soft NIC (not part of the Device interface): counters of bad input that was
+// dropped, and the last error in words. STYLE.md 7: malformed or unauthenticated input is dropped,
+// counted and reported — these are the counts and the report.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "mu/fabric/soft.h"
+
+namespace mu::fabric {
+
+struct SoftStats {
+  uint64_t auth_failures = 0;        // handshakes that failed, in either direction
+  uint64_t malformed_frames = 0;     // protocol violations: connection closed, no memory touched
+  uint64_t refused_connections = 0;  // CONNECTs to a QP not in RTR/RTS or bound to another peer
+  uint64_t unreachable_requests = 0; // requests on a connection whose binding was revoked
+  uint64_t cq_overflows = 0;         // completions lost because a CQ was full
+  std::string last_error;            // most recent failure, human readable ("" if none)
+};
+
+// `device` must come from open_soft_device().
+SoftStats soft_stats(const SoftDevice& device);
+
+}  // namespace mu::fabric

@@ -1,0 +1,796 @@
+// Unit tests of the soft fabric: the authentication handshake (sans-IO), the frame codec, and a
+// soft NIC under bad input — wrong secret, garbage, truncated and oversized frames, a peer that
+// vanishes mid-operation — plus the cases the conformance suite does not cover.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fabric/auth.h"
+#include "fabric/soft/net.h"
+#include "fabric/soft/soft_stats.h"
+#include "fabric/soft/wire.h"
+#include "mu/fabric/soft.h"
+
+namespace mu::fabric {
+namespace {
+
+using auth::Handshake;
+using soft::FrameHeader;
+using soft::FrameType;
+using soft::kHeaderBytes;
+
+constexpr char kSecret[] = "unit-test-secret";
+
+// --- handshake (no sockets) ---------------------------------------------------------------------
+
+// Moves bytes between two handshakes until neither makes progress.
+void pump(Handshake& a, Handshake& b) {
+  for (int round = 0; round < 16; ++round) {
+    bool moved = false;
+    for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+      auto out = from->output();
+      if (out.empty()) continue;
+      const size_t n = to->feed(out);
+      from->consume_output(out.size());  // bytes the peer did not take are lost, like a close
+      moved = moved || n > 0;
+    }
+    if (!moved) return;
+  }
+}
+
+TEST(Handshake, SameSecretAuthenticatesBothSides) {
+  Handshake initiator(Handshake::Role::kInitiator, kSecret, "ctx");
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "ctx");
+  pump(initiator, acceptor);
+  EXPECT_EQ(initiator.state(), Handshake::State::kDone) << initiator.error();
+  EXPECT_EQ(acceptor.state(), Handshake::State::kDone) << acceptor.error();
+}
+
+TEST(Handshake, WrongSecretIsDetectedByTheInitiatorFirst) {
+  Handshake initiator(Handshake::Role::kInitiator, "not-the-secret", "ctx");
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "ctx");
+  pump(initiator, acceptor);
+  EXPECT_EQ(initiator.state(), Handshake::State::kFailed);
+  EXPECT_NE(initiator.error().find("could not prove"), std::string::npos) << initiator.error();
+  EXPECT_NE(acceptor.state(), Handshake::State::kDone);  // it never received a valid proof
+}
+
+TEST(Handshake, ForgedProofIsRejectedWithAVerdict) {
+  Handshake initiator(Handshake::Role::kInitiator, kSecret, "ctx");
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "ctx");
+  // Hello, then the challenge, then a proof with one bit flipped.
+  auto hello = initiator.output();
+  ASSERT_EQ(acceptor.feed(hello), auth::kHelloBytes);
+  initiator.consume_output(hello.size());
+  auto challenge = acceptor.output();
+  ASSERT_EQ(initiator.feed(challenge), auth::kChallengeBytes);
+  acceptor.consume_output(challenge.size());
+  std::vector<uint8_t> proof(initiator.output().begin(), initiator.output().end());
+  ASSERT_EQ(proof.size(), auth::kProofBytes);
+  proof[7] ^= 1;
+  acceptor.feed(proof);
+  EXPECT_EQ(acceptor.state(), Handshake::State::kFailed);
+  ASSERT_EQ(acceptor.output().size(), auth::kVerdictBytes);  // the rejection to flush
+  initiator.feed(acceptor.output());
+  EXPECT_EQ(initiator.state(), Handshake::State::kFailed);
+  EXPECT_NE(initiator.error().find("rejected"), std::string::npos) << initiator.error();
+}
+
+TEST(Handshake, DifferentContextsDoNotAuthenticate) {
+  Handshake initiator(Handshake::Role::kInitiator, kSecret, "mu-bootstrap-v1");
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "mu-soft-nic-v1");
+  pump(initiator, acceptor);
+  EXPECT_EQ(initiator.state(), Handshake::State::kFailed);
+}
+
+TEST(Handshake, GarbageHelloFails) {
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "ctx");
+  std::vector<uint8_t> garbage(100, 0x41);
+  EXPECT_EQ(acceptor.feed(garbage), auth::kHelloBytes);
+  EXPECT_EQ(acceptor.state(), Handshake::State::kFailed);
+  EXPECT_EQ(acceptor.feed(garbage), 0u);
+  EXPECT_NE(acceptor.error().find("not a mu endpoint"), std::string::npos) << acceptor.error();
+}
+
+TEST(Handshake, BytesAfterTheLastMessageAreLeftForTheCaller) {
+  Handshake initiator(Handshake::Role::kInitiator, kSecret, "ctx");
+  Handshake acceptor(Handshake::Role::kAcceptor, kSecret, "ctx");
+  acceptor.feed(initiator.output());
+  initiator.consume_output(initiator.output().size());
+  initiator.feed(acceptor.output());
+  acceptor.consume_output(acceptor.output().size());
+  std::vector<uint8_t> proof_and_frames(initiator.output().begin(), initiator.output().end());
+  proof_and_frames.insert(proof_and_frames.end(), 10, 0xFF);  // application bytes, pipelined
+  EXPECT_EQ(acceptor.feed(proof_and_frames), auth::kProofBytes);
+  EXPECT_EQ(acceptor.state(), Handshake::State::kDone);
+  std::vector<uint8_t> verdict_and_frames(acceptor.output().begin(), acceptor.output().end());
+  verdict_and_frames.insert(verdict_and_frames.end(), 10, 0xFF);
+  EXPECT_EQ(initiator.feed(verdict_and_frames), auth::kVerdictBytes);
+  EXPECT_EQ(initiator.state(), Handshake::State::kDone);
+}
+
+TEST(Handshake, EmptySecretNeverAuthenticates) {
+  Handshake initiator(Handshake::Role::kInitiator, "", "ctx");
+  EXPECT_EQ(initiator.state(), Handshake::State::kFailed);
+}
+
+TEST(Handshake, ConstantTimeCompare) {
+  const uint8_t a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4}, c[4] = {1, 2, 3, 5};
+  EXPECT_TRUE(auth::equal_constant_time(a, b));
+  EXPECT_FALSE(auth::equal_constant_time(a, c));
+  EXPECT_FALSE(auth::equal_constant_time(std::span(a, 3), b));
+}
+
+// --- frame codec --------------------------------------------------------------------------------
+
+TEST(Wire, HeaderRoundTripsAndRejectsBadInput) {
+  FrameHeader h;
+  h.type = FrameType::kWrite;
+  h.length = 1234;
+  h.seq = 0x0102030405060708ull;
+  h.remote_addr = 0xdeadbeefcafef00dull;
+  h.rkey = 0x11223344;
+  std::array<uint8_t, kHeaderBytes> bytes{};
+  soft::encode_header(h, bytes);
+  FrameHeader back;
+  ASSERT_EQ(soft::decode_header(bytes, &back), soft::DecodeResult::kOk);
+  EXPECT_EQ(back.length, h.length);
+  EXPECT_EQ(back.seq, h.seq);
+  EXPECT_EQ(back.remote_addr, h.remote_addr);
+  EXPECT_EQ(back.rkey, h.rkey);
+
+  auto bad = bytes;
+  bad[0] ^= 0xFF;  // magic
+  EXPECT_EQ(soft::decode_header(bad, &back), soft::DecodeResult::kMalformed);
+  bad = bytes;
+  bad[2] = 77;  // frame type
+  EXPECT_EQ(soft::decode_header(bad, &back), soft::DecodeResult::kMalformed);
+  h.length = soft::kMaxMessageBytes + 1;
+  soft::encode_header(h, bytes);
+  EXPECT_EQ(soft::decode_header(bytes, &back), soft::DecodeResult::kMalformed);
+  std::array<uint8_t, kHeaderBytes> zeros{};
+  EXPECT_EQ(soft::decode_header(zeros, &back), soft::DecodeResult::kMalformed);
+}
+
+// --- a soft NIC ---------------------------------------------------------------------------------
+
+template <typename T>
+T take(Result<T> r) {
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) throw std::runtime_error(r.status().to_string());
+  return std::move(r.value());
+}
+
+std::unique_ptr<SoftDevice> open_device(const std::string& name, const std::string& secret = kSecret,
+                                        bool busy_poll = false) {
+  SoftConfig config;
+  config.name = name;
+  config.secret = secret;
+  config.busy_poll = busy_poll;
+  return take(open_soft_device(config));
+}
+
+// One endpoint: device, 4 KiB region, CQ, QP.
+struct Endpoint {
+  explicit Endpoint(std::unique_ptr<SoftDevice> d) : device(std::move(d)), memory(4096, 0) {
+    region = take(device->register_region(memory.data(), memory.size(), kAccessAll));
+    cq = take(device->create_cq(256));
+    qp = take(device->create_qp(*cq, QpCaps{}));
+  }
+  ~Endpoint() {  // the device outlives its QP, CQ and region
+    qp.reset();
+    cq.reset();
+    region.reset();
+  }
+  std::unique_ptr<SoftDevice> device;
+  std::vector<uint8_t> memory;
+  std::unique_ptr<MemoryRegion> region;
+  std::unique_ptr<CompletionQueue> cq;
+  std::unique_ptr<QueuePair> qp;
+};
+
+void connect(Endpoint& a, Endpoint& b, uint32_t access = kAccessAll) {
+  ASSERT_TRUE(a.qp->to_init(access).ok());
+  ASSERT_TRUE(b.qp->to_init(access).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(b.qp->to_rtr(a.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  ASSERT_TRUE(b.qp->to_rts().ok());
+}
+
+WorkRequest write_wr(Endpoint& from, size_t local_off, uint32_t length, const RemoteRegion& to,
+                     size_t remote_off, uint64_t wr_id) {
+  WorkRequest wr;
+  wr.wr_id = wr_id;
+  wr.opcode = Opcode::kWrite;
+  wr.local_addr = from.memory.data() + local_off;
+  wr.length = length;
+  wr.lkey = from.region->lkey();
+  wr.remote_addr = to.addr + remote_off;
+  wr.rkey = to.rkey;
+  return wr;
+}
+
+std::vector<Completion> wait_completions(Endpoint& e, size_t n, double timeout_s = 10) {
+  std::vector<Completion> got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  Completion batch[16];
+  while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+    const int k = e.cq->poll(batch, 16);
+    for (int i = 0; i < k; ++i) got.push_back(batch[i]);
+    if (k == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return got;
+}
+
+Completion wait_one(Endpoint& e, double timeout_s = 10) {
+  auto c = wait_completions(e, 1, timeout_s);
+  if (c.empty()) throw std::runtime_error("no completion within the timeout");
+  return c[0];
+}
+
+bool all_zero(const std::vector<uint8_t>& v) {
+  for (uint8_t b : v) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+TEST(SoftDevice, RejectsEmptySecretAndWildcardAddress) {
+  SoftConfig config;
+  auto r = open_soft_device(config);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code, ErrorCode::kInvalidArgument);
+  config.secret = kSecret;
+  config.listen_host = "0.0.0.0";
+  r = open_soft_device(config);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code, ErrorCode::kInvalidArgument);
+  config.listen_host = "127.0.0.1";
+  config.netns = "mu-no-such-namespace";
+  r = open_soft_device(config);
+  ASSERT_FALSE(r.ok());
+}
+
+TEST(SoftDevice, RegistrationKeysAreUniqueAndNeverReused) {
+  auto device = open_device("keys");
+  std::vector<uint8_t> memory(64);
+  std::vector<uint32_t> keys;
+  for (int i = 0; i < 50; ++i) {
+    auto region = take(device->register_region(memory.data(), memory.size(), kAccessAll));
+    keys.push_back(region->rkey());
+    keys.push_back(region->lkey());
+    ASSERT_TRUE(device->reregister_region(*region, kAccessAll).ok());
+    keys.push_back(region->rkey());
+    keys.push_back(region->lkey());
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end()), keys.end()) << "a key was reused";
+  // Remote write without local write is refused, as by ibv_reg_mr.
+  EXPECT_FALSE(device->register_region(memory.data(), memory.size(), kRemoteWrite).ok());
+}
+
+TEST(SoftDevice, WrongSecretIsRefusedAndNothingIsTouched) {
+  Endpoint a(open_device("a", "the-real-secret"));
+  Endpoint b(open_device("b", "a-different-secret"));
+  connect(a, b);
+  std::memset(a.memory.data(), 0x5A, 64);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 64, b.region->remote(), 0, 1)).ok());
+  Completion c = wait_one(a);
+  EXPECT_EQ(c.status, WcStatus::kRetryExceeded) << to_string(c.status);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+  EXPECT_TRUE(all_zero(b.memory));
+  const SoftStats requester = soft_stats(*a.device);
+  EXPECT_GE(requester.auth_failures, 1u);
+  EXPECT_NE(requester.last_error.find("authentication"), std::string::npos) << requester.last_error;
+  for (int i = 0; i < 1000 && soft_stats(*b.device).auth_failures == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(soft_stats(*b.device).auth_failures, 1u);
+}
+
+TEST(SoftDevice, BusyPollDeviceKeepsOrder) {
+  Endpoint a(open_device("a", kSecret, /*busy_poll=*/true));
+  Endpoint b(open_device("b", kSecret, /*busy_poll=*/true));
+  connect(a, b);
+  for (int i = 0; i < 200; ++i) {
+    const uint64_t v = i;
+    std::memcpy(a.memory.data() + 8 * (i % 64), &v, 8);
+    WorkRequest wr = write_wr(a, 8 * (i % 64), 8, b.region->remote(), 0, i);
+    wr.inline_data = true;
+    ASSERT_TRUE(a.qp->post(wr).ok());
+    if ((i + 1) % 64 == 0) {
+      ASSERT_EQ(wait_completions(a, 64).size(), 64u);
+    }
+  }
+  auto rest = wait_completions(a, 200 % 64);
+  ASSERT_EQ(rest.size(), size_t{200 % 64});
+  EXPECT_EQ(rest.back().wr_id, 199u);
+  uint64_t last = 0;
+  std::memcpy(&last, b.memory.data(), 8);
+  EXPECT_EQ(last, 199u);
+}
+
+TEST(SoftDevice, ReregisteredRegionGetsNewRkeyAndAccess) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  const RemoteRegion old_remote = b.region->remote();
+  ASSERT_TRUE(b.device->reregister_region(*b.region, kLocalWrite | kRemoteRead).ok());
+  EXPECT_NE(b.region->rkey(), old_remote.rkey);
+  EXPECT_EQ(b.region->access(), uint32_t{kLocalWrite | kRemoteRead});
+
+  // Old rkey: access error, both QPs in ERR.
+  a.memory[0] = 1;
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, old_remote, 0, 1)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRemoteAccessError);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+  for (int i = 0; i < 1000 && b.qp->state() != QpState::kErr; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(b.qp->state(), QpState::kErr) << "rxe moves the responder to ERR on access errors";
+
+  // New rkey, but the region is read-only now: WRITE fails, READ works.
+  ASSERT_TRUE(a.qp->to_reset().ok());
+  ASSERT_TRUE(b.qp->to_reset().ok());
+  connect(a, b);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 2)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRemoteAccessError);
+  ASSERT_TRUE(a.qp->to_reset().ok());
+  ASSERT_TRUE(b.qp->to_reset().ok());
+  connect(a, b);
+  b.memory[100] = 0x77;
+  WorkRequest rd = write_wr(a, 200, 1, b.region->remote(), 100, 3);
+  rd.opcode = Opcode::kRead;
+  ASSERT_TRUE(a.qp->post(rd).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  EXPECT_EQ(a.memory[200], 0x77);
+  EXPECT_EQ(b.memory[0], 0);
+}
+
+TEST(SoftDevice, QpWithoutRemoteReadFailsReadsWithInvalidRequest) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(b.qp->to_init(kRemoteWrite).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(b.qp->to_rtr(a.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  ASSERT_TRUE(b.qp->to_rts().ok());
+  WorkRequest rd = write_wr(a, 0, 8, b.region->remote(), 0, 1);
+  rd.opcode = Opcode::kRead;
+  ASSERT_TRUE(a.qp->post(rd).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRemoteInvalidRequest);
+}
+
+TEST(SoftDevice, MisalignedCompareSwapIsAnInvalidRequestAsOnRxe) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  WorkRequest cas = write_wr(a, 0, 8, b.region->remote(), 4, 1);
+  cas.opcode = Opcode::kCompareSwap;
+  cas.compare = 0;
+  cas.swap = ~0ull;
+  ASSERT_TRUE(a.qp->post(cas).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRemoteInvalidRequest);
+  EXPECT_TRUE(all_zero(b.memory));
+}
+
+TEST(SoftDevice, BadLkeyFailsLocallyAfterEarlierWorkCompletes) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
+  WorkRequest bad = write_wr(a, 0, 8, b.region->remote(), 8, 2);
+  bad.lkey ^= 0x1234;
+  ASSERT_TRUE(a.qp->post(bad).ok());
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 16, 3)).ok());
+  auto cs = wait_completions(a, 3);
+  ASSERT_EQ(cs.size(), 3u);
+  EXPECT_EQ(cs[0].status, WcStatus::kSuccess);
+  EXPECT_EQ(cs[1].status, WcStatus::kLocalProtectionError);
+  EXPECT_EQ(cs[2].status, WcStatus::kWorkRequestFlushed);
+}
+
+TEST(SoftDevice, ZeroLengthWriteSucceedsWithoutTouchingMemory) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  WorkRequest wr = write_wr(a, 0, 0, b.region->remote(), 0, 1);
+  wr.rkey = 0;  // as rxe: a zero-length op needs no valid rkey
+  ASSERT_TRUE(a.qp->post(wr).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kSuccess);
+}
+
+TEST(SoftDevice, SendQueueBoundAndHoldAndDelay) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  a.device->hold_outgoing(true);
+  QpCaps caps;
+  caps.max_send_wr = 4;
+  auto qp = take(a.device->create_qp(*a.cq, caps));
+  auto peer_qp = take(b.device->create_qp(*b.cq, caps));
+  ASSERT_TRUE(qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(peer_qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(qp->to_rtr(peer_qp->address()).ok());
+  ASSERT_TRUE(peer_qp->to_rtr(qp->address()).ok());
+  ASSERT_TRUE(qp->to_rts().ok());
+  ASSERT_TRUE(peer_qp->to_rts().ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(qp->post(write_wr(a, 0, 8, b.region->remote(), 0, i)).ok());
+  Status full = qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 9));
+  EXPECT_EQ(full.code, ErrorCode::kQueueFull);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Completion c;
+  EXPECT_EQ(a.cq->poll(&c, 1), 0) << "held operations must not complete";
+  a.device->hold_outgoing(false);
+  EXPECT_EQ(wait_completions(a, 4).size(), 4u);
+
+  a.device->set_outgoing_delay_us(30'000);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 10)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(30));
+  a.device->set_outgoing_delay_us(0);
+  qp.reset();
+  peer_qp.reset();
+}
+
+TEST(SoftDevice, PeerDeviceGoneGivesRetryExceeded) {
+  Endpoint a(open_device("a"));
+  auto b = std::make_unique<Endpoint>(open_device("b"));
+  connect(a, *b);
+  const RemoteRegion remote = b->region->remote();
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 1)).ok());
+  ASSERT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  b.reset();  // the peer host disappears; the requester notices at its next operation
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 2)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+}
+
+// --- raw peers: a hand-driven TCP client or server speaking (or abusing) the protocol ---------
+
+// Reads the QpAddress fields the tests need (layout documented in soft_device.cc).
+uint64_t address_device_id(const QpAddress& a) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(a.bytes[16 + i]) << (8 * i);
+  return v;
+}
+
+QpAddress fake_address(uint16_t port, uint32_t qp_num, uint64_t device_id) {
+  QpAddress a;
+  std::memcpy(a.bytes, "MUSQ", 4);
+  const uint32_t ip = htonl(INADDR_LOOPBACK);
+  std::memcpy(a.bytes + 4, &ip, 4);
+  a.bytes[8] = static_cast<uint8_t>(port);
+  a.bytes[9] = static_cast<uint8_t>(port >> 8);
+  for (int i = 0; i < 4; ++i) a.bytes[12 + i] = static_cast<uint8_t>(qp_num >> (8 * i));
+  for (int i = 0; i < 8; ++i) a.bytes[16 + i] = static_cast<uint8_t>(device_id >> (8 * i));
+  return a;
+}
+
+int raw_connect(uint16_t port) {
+  auto fd = net::connect_tcp(htonl(INADDR_LOOPBACK), port, auth::monotonic_ns() + 2'000'000'000);
+  if (!fd.ok()) throw std::runtime_error(fd.status().to_string());
+  return *fd;
+}
+
+void send_all(int fd, const std::vector<uint8_t>& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return;  // the NIC may already have closed on us: that is the point
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::vector<uint8_t> header_bytes(const FrameHeader& h) {
+  std::vector<uint8_t> out(kHeaderBytes);
+  soft::encode_header(h, std::span<uint8_t, kHeaderBytes>(out.data(), kHeaderBytes));
+  return out;
+}
+
+// True when the peer closes the connection within the timeout (reading and dropping data).
+bool closed_by_peer(int fd, int timeout_ms = 5000) {
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  uint8_t buffer[256];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+// A responder device with a QP bound to a fake requester (qp 77 of device 0xABC), which the
+// tests impersonate over a raw, authenticated connection.
+class RawRequester : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kFakeQpNum = 77;
+  static constexpr uint64_t kFakeDeviceId = 0xABC;
+
+  void SetUp() override {
+    responder_ = std::make_unique<Endpoint>(open_device("responder"));
+    ASSERT_TRUE(responder_->qp->to_init(kAccessAll).ok());
+    ASSERT_TRUE(responder_->qp->to_rtr(fake_address(1, kFakeQpNum, kFakeDeviceId)).ok());
+    ASSERT_TRUE(responder_->qp->to_rts().ok());
+  }
+
+  int authenticated_connection(const std::string& secret = kSecret) {
+    const int fd = raw_connect(responder_->device->listen_port());
+    Handshake hs(Handshake::Role::kInitiator, secret, "mu-soft-nic-v1");
+    Status s = auth::run_handshake_blocking(fd, hs, auth::monotonic_ns() + 2'000'000'000);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return fd;
+  }
+
+  std::vector<uint8_t> connect_frame() {
+    FrameHeader h;
+    h.type = FrameType::kConnect;
+    h.remote_addr = kFakeQpNum;
+    h.aux = responder_->qp->qp_num();
+    h.compare = kFakeDeviceId;
+    h.swap = address_device_id(responder_->qp->address());
+    return header_bytes(h);
+  }
+
+  std::vector<uint8_t> write_frame(uint64_t seq, uint64_t offset, uint32_t length, uint8_t fill) {
+    FrameHeader h;
+    h.type = FrameType::kWrite;
+    h.seq = seq;
+    h.length = length;
+    h.remote_addr = responder_->region->remote().addr + offset;
+    h.rkey = responder_->region->rkey();
+    auto bytes = header_bytes(h);
+    bytes.insert(bytes.end(), length, fill);
+    return bytes;
+  }
+
+  // Waits until the responder's counters settle on `pred`.
+  template <typename Pred>
+  bool eventually(Pred pred) {
+    for (int i = 0; i < 2000; ++i) {
+      if (pred(soft_stats(*responder_->device))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+  }
+
+  void TearDown() override { responder_.reset(); }
+
+  std::unique_ptr<Endpoint> responder_;
+};
+
+TEST_F(RawRequester, ValidFramesLand) {
+  const int fd = authenticated_connection();
+  auto bytes = connect_frame();
+  auto write = write_frame(1, 10, 5, 0x42);
+  bytes.insert(bytes.end(), write.begin(), write.end());
+  send_all(fd, bytes);
+  uint8_t response[kHeaderBytes];
+  ASSERT_EQ(::recv(fd, response, sizeof(response), MSG_WAITALL), static_cast<ssize_t>(kHeaderBytes));
+  FrameHeader h;
+  ASSERT_EQ(soft::decode_header(std::span<const uint8_t, kHeaderBytes>(response, kHeaderBytes), &h),
+            soft::DecodeResult::kOk);
+  EXPECT_EQ(h.type, FrameType::kResponse);
+  EXPECT_EQ(h.status, soft::ResponseStatus::kOk);
+  EXPECT_EQ(h.seq, 1u);
+  EXPECT_EQ(responder_->memory[10], 0x42);
+  EXPECT_EQ(responder_->memory[14], 0x42);
+  EXPECT_EQ(responder_->memory[15], 0);
+  ::close(fd);
+}
+
+TEST_F(RawRequester, GarbageBeforeAuthenticationIsRefused) {
+  const int fd = raw_connect(responder_->device->listen_port());
+  send_all(fd, std::vector<uint8_t>(4096, 0x41));
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(eventually([](const SoftStats& s) { return s.auth_failures >= 1; }));
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, WrongSecretIsRefusedBeforeAnyFrameIsParsed) {
+  const int fd = raw_connect(responder_->device->listen_port());
+  Handshake hs(Handshake::Role::kInitiator, "wrong", "mu-soft-nic-v1");
+  Status s = auth::run_handshake_blocking(fd, hs, auth::monotonic_ns() + 2'000'000'000);
+  EXPECT_EQ(s.code, ErrorCode::kAuthenticationFailed);
+  // Even if the client ignores the failure and sends frames, nothing is executed.
+  auto bytes = connect_frame();
+  auto write = write_frame(1, 0, 64, 0x13);
+  bytes.insert(bytes.end(), write.begin(), write.end());
+  send_all(fd, bytes);
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, GarbageFrameClosesTheConnection) {
+  const int fd = authenticated_connection();
+  auto bytes = connect_frame();
+  bytes.insert(bytes.end(), 200, 0x7F);
+  send_all(fd, bytes);
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(eventually([](const SoftStats& s) { return s.malformed_frames >= 1; }));
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, TruncatedWriteThenDisconnectTouchesNothing) {
+  const int fd = authenticated_connection();
+  auto bytes = connect_frame();
+  auto write = write_frame(1, 0, 1000, 0x66);
+  write.resize(kHeaderBytes + 300);  // the peer dies mid-frame
+  bytes.insert(bytes.end(), write.begin(), write.end());
+  send_all(fd, bytes);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, OversizedLengthIsRejectedWithoutAllocatingOrTouching) {
+  const int fd = authenticated_connection();
+  auto bytes = connect_frame();
+  FrameHeader h;
+  h.type = FrameType::kWrite;
+  h.seq = 1;
+  h.length = soft::kMaxMessageBytes + 8;
+  h.remote_addr = responder_->region->remote().addr;
+  h.rkey = responder_->region->rkey();
+  auto header = header_bytes(h);
+  bytes.insert(bytes.end(), header.begin(), header.end());
+  bytes.insert(bytes.end(), 64, 0x55);
+  send_all(fd, bytes);
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, OutOfSequenceRequestClosesTheConnection) {
+  const int fd = authenticated_connection();
+  auto bytes = connect_frame();
+  auto write = write_frame(5, 0, 8, 0x31);  // seq must start at 1
+  bytes.insert(bytes.end(), write.begin(), write.end());
+  send_all(fd, bytes);
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, RequestBeforeConnectAndSecondBindingAreRefused) {
+  const int fd = authenticated_connection();
+  send_all(fd, write_frame(1, 0, 8, 0x31));  // no CONNECT first
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+
+  const int first = authenticated_connection();
+  send_all(first, connect_frame());
+  ASSERT_TRUE(eventually([](const SoftStats&) { return true; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // One connection per binding: a second requester claiming the same QP is refused.
+  const int second = authenticated_connection();
+  auto bytes = connect_frame();
+  auto write = write_frame(1, 0, 8, 0x31);
+  bytes.insert(bytes.end(), write.begin(), write.end());
+  send_all(second, bytes);
+  EXPECT_TRUE(closed_by_peer(second));
+  EXPECT_TRUE(eventually([](const SoftStats& s) { return s.refused_connections >= 1; }));
+  ::close(second);
+  ::close(first);
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+TEST_F(RawRequester, ConnectionOfAResetQpIsDeadAfterToResetReturns) {
+  const int fd = authenticated_connection();
+  send_all(fd, connect_frame());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(responder_->qp->to_reset().ok());
+  // Same binding again (RESET→INIT→RTR→RTS with the same peer): the old connection stays dead.
+  ASSERT_TRUE(responder_->qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(responder_->qp->to_rtr(fake_address(1, kFakeQpNum, kFakeDeviceId)).ok());
+  ASSERT_TRUE(responder_->qp->to_rts().ok());
+  send_all(fd, write_frame(1, 0, 8, 0x31));
+  EXPECT_TRUE(closed_by_peer(fd));
+  ::close(fd);
+  EXPECT_TRUE(all_zero(responder_->memory));
+}
+
+// A fake responder: authenticates, reads what the requester sends, then hangs up mid-operation
+// (or answers with garbage).
+class RawResponder {
+ public:
+  enum class Behaviour { kCloseAfterRequest, kGarbageResponse };
+
+  RawResponder(Behaviour behaviour, const std::string& secret = kSecret) {
+    listen_fd_ = *net::listen_tcp(htonl(INADDR_LOOPBACK), 0, /*nonblocking=*/false);
+    port_ = net::local_port(listen_fd_);
+    thread_ = std::thread([this, behaviour, secret] {
+      const int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      Handshake hs(Handshake::Role::kAcceptor, secret, "mu-soft-nic-v1");
+      if (auth::run_handshake_blocking(fd, hs, auth::monotonic_ns() + 2'000'000'000).ok()) {
+        uint8_t frames[2 * kHeaderBytes];  // CONNECT + the first request header
+        ssize_t n = ::recv(fd, frames, sizeof(frames), MSG_WAITALL);
+        (void)n;
+        if (behaviour == Behaviour::kGarbageResponse) {
+          std::vector<uint8_t> garbage(kHeaderBytes, 0x99);
+          send_all(fd, garbage);
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+      ::close(fd);
+    });
+  }
+  ~RawResponder() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+void run_against_raw_responder(RawResponder::Behaviour behaviour) {
+  RawResponder server(behaviour);
+  Endpoint a(open_device("a"));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(fake_address(server.port(), 5, 0x5151)).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  RemoteRegion remote{0x1000, 1, 4096};
+  WorkRequest rd = write_wr(a, 0, 64, remote, 0, 1);
+  rd.opcode = Opcode::kRead;
+  std::memset(a.memory.data(), 0xEE, 64);
+  ASSERT_TRUE(a.qp->post(rd).ok());
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 2)).ok());
+  auto cs = wait_completions(a, 2);
+  ASSERT_EQ(cs.size(), 2u);
+  EXPECT_EQ(cs[0].status, WcStatus::kRetryExceeded) << to_string(cs[0].status);
+  EXPECT_EQ(cs[1].status, WcStatus::kWorkRequestFlushed);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(a.memory[i], 0xEE) << "READ buffer touched";
+}
+
+TEST(RawResponderTest, PeerDisconnectingMidOperationGivesRetryExceeded) {
+  run_against_raw_responder(RawResponder::Behaviour::kCloseAfterRequest);
+}
+
+TEST(RawResponderTest, GarbageResponseGivesAnErrorAndTouchesNothing) {
+  run_against_raw_responder(RawResponder::Behaviour::kGarbageResponse);
+}
+
+TEST(RawResponderTest, ResponderWithoutTheSecretIsRefused) {
+  RawResponder server(RawResponder::Behaviour::kCloseAfterRequest, "impostor");
+  Endpoint a(open_device("a"));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(fake_address(server.port(), 5, 0x5151)).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  std::memset(a.memory.data(), 0xEE, 64);
+  WorkRequest rd = write_wr(a, 0, 64, RemoteRegion{0x1000, 1, 4096}, 0, 1);
+  rd.opcode = Opcode::kRead;
+  ASSERT_TRUE(a.qp->post(rd).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+  EXPECT_NE(soft_stats(*a.device).last_error.find("secret"), std::string::npos)
+      << soft_stats(*a.device).last_error;
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(a.memory[i], 0xEE);
+}
+
+}  // namespace
+}  // namespace mu::fabric
