@@ -1,0 +1,31 @@
+// Label and annotation keys the operator puts on (or reads from) objects. One place, so selectors and builders agree.
+import { API_GROUP } from './identity.js';
+
+/** Recommended labels (https://kubernetes.io/docs/concepts/overview/working-with-objects/common-labels/). */
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_COMPONENT = 'app.kubernetes.io/component';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
+
+export const APP_NAME = 'mu';
+export const MANAGER_NAME = 'mu-operator';
+
+/**
+ * The MuCluster a Pod/Service/... belongs to. Selectors use this, not app.kubernetes.io/instance (which users may
+ * set on their own objects too).
+ */
+export const LABEL_CLUSTER = `${API_GROUP}/cluster`;
+/** Replica id 0..n-1, stable for the life of the member. */
+export const LABEL_REPLICA_ID = `${API_GROUP}/replica-id`;
+/**
+ * Role as last reported by the agents (leader | follower | learner). Written only by the status relabeler, never by
+ * the pod builder, so that reconciling a pod never fights the relabeling that moves the `<name>-leader` Service.
+ */
+export const LABEL_ROLE = `${API_GROUP}/role`;
+export const ROLE_LEADER = 'leader';
+
+/** Hash of everything in the pod that needs a restart to change; a differing hash marks the pod outdated. */
+export const ANNOTATION_POD_SPEC_HASH = `${API_GROUP}/pod-spec-hash`;
+/** Set to "true" on a MuCluster to stop reconciliation (status is still observed and reported). */
+export const ANNOTATION_RECONCILIATION_PAUSED = `${API_GROUP}/reconciliation-paused`;

@@ -1,0 +1,30 @@
+// How the operator hands configuration to the node agent inside a replica pod: mount paths, flags and environment.
+// The agent's CLI parses exactly these; change both sides together.
+
+export const CONFIG_MOUNT_DIR = '/etc/mu/config';
+export const FABRIC_KEY_MOUNT_DIR = '/etc/mu/secret';
+/** Each hugepage size gets its own emptyDir at <prefix><size>, e.g. /dev/hugepages-2Mi. */
+export const HUGEPAGES_MOUNT_PREFIX = '/dev/hugepages-';
+
+export const AGENT_FLAGS = {
+  replicaId: '--replica-id',
+  config: '--config',
+  fabricKeyFile: '--fabric-key-file',
+  /** Start a brand-new cluster. Given only to the first members of a never-bootstrapped cluster, never to a
+   * replacement: a replacement must rejoin as a learner, or a majority could forget acknowledged writes. */
+  bootstrap: '--bootstrap',
+} as const;
+
+export const AGENT_ENV = {
+  replicaId: 'MU_REPLICA_ID',
+  podName: 'MU_POD_NAME',
+  namespace: 'MU_POD_NAMESPACE',
+  nodeName: 'MU_NODE_NAME',
+  podIP: 'MU_POD_IP',
+  /** Comma-separated hugetlbfs mount points, when huge pages were requested. */
+  hugepagesDirs: 'MU_HUGEPAGES_DIRS',
+} as const;
+
+export const AGENT_HEALTH_PATH = '/healthz';
+export const AGENT_READY_PATH = '/readyz';
+export const AGENT_STATUS_PATH = '/status';
