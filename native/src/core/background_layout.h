@@ -47,13 +47,17 @@ struct alignas(64) PermissionSlot {
 static_assert(sizeof(PermissionSlot) == 64);
 
 struct BackgroundLayout {
+  // Read together by peers' failure detectors (one READ of kLivenessBytes).
   alignas(64) uint64_t heartbeat;
+  uint64_t voter;    // 1: holds the decided log (bootstrapped, or a learner that caught up)
+  uint64_t leaving;  // 1: hands over (graceful shutdown): treat as failed at once
   alignas(64) PermissionSlot requests[kMaxReplicas];  // requests[c]: written by candidate c
   alignas(64) PermissionSlot acks[kMaxReplicas];      // acks[r]: written by granter r
 };
 
 namespace background_offset {
 constexpr size_t kHeartbeat = offsetof(BackgroundLayout, heartbeat);
+constexpr size_t kLivenessBytes = 3 * sizeof(uint64_t);
 constexpr size_t request(uint32_t candidate) {
   return offsetof(BackgroundLayout, requests) + candidate * sizeof(PermissionSlot);
 }

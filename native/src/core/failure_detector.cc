@@ -44,9 +44,18 @@ PeerLink* FailureDetector::link(uint32_t id) {
 
 uint32_t FailureDetector::leader() const {
   for (uint32_t i = 0; i < config_.replica_count; ++i) {
-    if (alive(i)) return i;
+    // A lower id not heard from yet (nor found failed) may be a voter: do not skip past it, or
+    // every replica would briefly elect itself at start-up.
+    if (i != config_.self_id && alive_[i] && !known_[i]) return kMaxReplicas;
+    if (alive(i) && voter(i) && !(i == config_.self_id ? self_leaving_ : leaving_[i])) return i;
   }
-  return config_.self_id;
+  return kMaxReplicas;
+}
+
+void FailureDetector::set_leaving() {
+  self_leaving_ = true;
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  __atomic_store_n(&bg->leaving, uint64_t{1}, __ATOMIC_RELEASE);
 }
 
 bool FailureDetector::poll(bool replication_stuck) {
@@ -55,6 +64,7 @@ bool FailureDetector::poll(bool replication_stuck) {
   // Fate sharing: a stuck leader must look dead, so it stops beating (and resumes if unstuck).
   stopped_ = replication_stuck;
   if (!stopped_) __atomic_store_n(&bg->heartbeat, ++heartbeat_, __ATOMIC_RELEASE);
+  __atomic_store_n(&bg->voter, uint64_t{self_voter_}, __ATOMIC_RELEASE);
 
   bool progress = false;
   const ScratchLayout layout{scratch_slot_read_bytes_};
@@ -63,6 +73,9 @@ bool FailureDetector::poll(bool replication_stuck) {
     if (now < next_read_ns_[id]) continue;
     next_read_ns_[id] = now + config_.read_period_ns;
     if (read_outstanding_[id]) {
+      // The first read also opens the connection, which may take far longer than a period:
+      // until a peer answered once, only the connection timeout counts against it.
+      if (!known_[id] && now - read_posted_ns_[id] < config_.connection_timeout_ns) continue;
       // A whole period without an answer counts as "did not move" (a paused or cut-off peer's
       // NIC may never answer).
       observe(id, false, now);
@@ -70,8 +83,10 @@ bool FailureDetector::poll(bool replication_stuck) {
       continue;
     }
     if (p.bg_qp->state() != fabric::QpState::kRts) {
-      observe(id, false, now);
       if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
+      if (known_[id] || now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
+        observe(id, false, now);
+      }
       if (now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
         // Re-establish the connection; the peer does the same on its side when it sees errors.
         fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
@@ -85,7 +100,7 @@ bool FailureDetector::poll(bool replication_stuck) {
     wr.wr_id = make_wr_id(WrKind::kHeartbeatRead, id, ++read_seq_[id]);
     wr.opcode = fabric::Opcode::kRead;
     wr.local_addr = memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead;
-    wr.length = sizeof(uint64_t);
+    wr.length = background_offset::kLivenessBytes;
     wr.lkey = memory_.scratch_mr->lkey();
     wr.remote_addr = p.background.addr + background_offset::kHeartbeat;
     wr.rkey = p.background.rkey;
@@ -108,16 +123,32 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   const uint64_t now = memory_.device->now_ns();
   if (c.status != fabric::WcStatus::kSuccess) {
     if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
-    observe(id, false, now);
+    if (known_[id]) observe(id, false, now);  // before its first answer: connection timeout only
     return;
   }
   failing_since_ns_[id] = 0;
   const ScratchLayout layout{scratch_slot_read_bytes_};
-  uint64_t counter;
-  std::memcpy(&counter, memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead,
-              sizeof counter);
-  const bool moved = counter != last_counter_[id];
-  last_counter_[id] = counter;
+  uint64_t words[3];
+  std::memcpy(words, memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead,
+              sizeof words);
+  voter_[id] = words[1] == 1;
+  known_[id] = true;
+  if (words[2] == 1) {
+    if (leaving_[id]) return;  // stays failed while it hands over, beating or not
+    // A graceful hand-over: no need to wait for the score to fall.
+    leaving_[id] = true;
+    suspected_at_[id] = suspected_at_[id] ? suspected_at_[id] : now;
+    score_[id] = 0;
+    if (alive_[id]) {
+      alive_[id] = false;
+      failed_at_[id] = now;
+      events_.push_back({PeerEvent::kFailed, id, now});
+    }
+    return;
+  }
+  if (words[2] != 1 && leaving_[id]) leaving_[id] = false;  // restarted since
+  const bool moved = words[0] != last_counter_[id];
+  last_counter_[id] = words[0];
   observe(id, moved, now);
 }
 

@@ -20,7 +20,9 @@ namespace mu::core {
 struct DetectorConfig {
   uint32_t self_id = 0;
   uint32_t replica_count = 1;
-  uint64_t read_period_ns = 40'000;
+  // Defaults survive a busy 2-core machine without false alarms; RDMA NICs and dedicated cores
+  // allow far shorter periods (the Mu paper reads continuously).
+  uint64_t read_period_ns = 1'000'000;
   uint32_t score_max = 15;
   uint32_t failure_threshold = 2;
   uint32_t recovery_threshold = 6;
@@ -28,7 +30,7 @@ struct DetectorConfig {
   uint32_t score_down = 1;
   // A leader whose replication has pending work and no progress for this long stops its heartbeat
   // so that the others replace it (fate sharing).
-  uint64_t fate_share_ns = 5'000'000;
+  uint64_t fate_share_ns = 50'000'000;
   // Reads failing for this long: the QP is cycled to re-establish the connection.
   uint64_t connection_timeout_ns = 20'000'000;
 };
@@ -52,8 +54,14 @@ class FailureDetector {
   bool poll(bool replication_stuck);
   void on_completion(const fabric::Completion& c);
 
-  uint32_t leader() const;  // lowest id considered alive (self is always alive to itself)
+  // Lowest id considered alive among voters (self included when it is a voter); kMaxReplicas
+  // when there is none. Learners never lead: their logs may lack decided entries.
+  uint32_t leader() const;
   bool alive(uint32_t id) const { return id == config_.self_id || alive_[id]; }
+  bool voter(uint32_t id) const { return id == config_.self_id ? self_voter_ : voter_[id]; }
+  void set_self_voter(bool voter) { self_voter_ = voter; }
+  // Graceful hand-over: peers read it with the heartbeat and treat us as failed at once.
+  void set_leaving();
   uint32_t score(uint32_t id) const { return score_[id]; }
   uint64_t suspected_at_ns(uint32_t id) const { return suspected_at_[id]; }
   uint64_t failed_at_ns(uint32_t id) const { return failed_at_[id]; }
@@ -71,6 +79,11 @@ class FailureDetector {
   size_t scratch_slot_read_bytes_;
   uint64_t heartbeat_ = 0;
   bool stopped_ = false;
+  bool self_voter_ = true;
+  bool self_leaving_ = false;
+  bool voter_[kMaxReplicas] = {};
+  bool known_[kMaxReplicas] = {};  // read at least once
+  bool leaving_[kMaxReplicas] = {};
   uint32_t score_[kMaxReplicas] = {};
   bool alive_[kMaxReplicas] = {};
   uint64_t last_counter_[kMaxReplicas] = {};

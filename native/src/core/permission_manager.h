@@ -23,7 +23,7 @@ struct ScratchLayout {
   static constexpr size_t kAckSource = 320;           // 64 B: our ack to this candidate
   static constexpr size_t kCommitSource = 384;        // 8 B: commit value being published
   static constexpr size_t kMinProposalSource = 392;   // 8 B
-  static constexpr size_t kHeartbeatRead = 400;       // 8 B: a peer's heartbeat counter
+  static constexpr size_t kHeartbeatRead = 400;       // 24 B: a peer's heartbeat, voter, leaving
   static constexpr size_t kFixedBytes = 448;
 
   size_t per_peer_bytes() const { return kFixedBytes + slot_read_bytes; }

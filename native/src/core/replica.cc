@@ -42,19 +42,29 @@ bool Replica::poll() {
   } else if (stuck_since_ns_ == 0) {
     stuck_since_ns_ = now;
   } else if (now - stuck_since_ns_ > notice_ns) {
+    push({EventKind::kPeerFailed, now, id(), kNoReplica, 0,
+          std::string("self: replication stuck in phase ") + plane_.stats().phase +
+              ", stepping aside"});
     demoted_until_ns_ = now + notice_ns;
     stuck_since_ns_ = 0;
     stuck = false;
   }
+  detector_.set_self_voter(plane_.voter());
   bool progress = detector_.poll(stuck);
+  uint32_t voters = 0;
+  for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
+    if (detector_.voter(i)) voters |= 1u << i;
+  }
+  plane_.set_peer_voters(voters);
   for (const DetectorEvent& e : detector_.take_events()) {
     push({e.kind == PeerEvent::kFailed ? EventKind::kPeerFailed : EventKind::kPeerRecovered,
           e.at_ns, e.peer, kNoReplica, 0, ""});
   }
   uint32_t view = config_.static_leader ? *config_.static_leader : detector_.leader();
   if (!config_.static_leader && view == id() && now < demoted_until_ns_) {
+    view = kNoReplica;
     for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
-      if (i != id() && detector_.alive(i)) {
+      if (i != id() && detector_.alive(i) && detector_.voter(i)) {
         view = i;
         break;
       }
@@ -64,7 +74,11 @@ bool Replica::poll() {
     push({EventKind::kLeaderChanged, now, leader_view_, view, 0, ""});
     const uint32_t previous = leader_view_;
     leader_view_ = view;
-    plane_.set_leader(view);
+    if (view == kNoReplica) {
+      plane_.set_no_leader();
+    } else {
+      plane_.set_leader(view);
+    }
     if (view == id()) {
       FailoverTimeline t;
       t.from = previous;
@@ -113,6 +127,11 @@ bool Replica::poll() {
     pending_.reset();
   }
   return progress;
+}
+
+void Replica::leave() {
+  detector_.set_leaving();
+  demoted_until_ns_ = UINT64_MAX;  // never again in this process
 }
 
 std::vector<Event> Replica::take_events() {

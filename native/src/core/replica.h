@@ -67,6 +67,8 @@ class Replica {
   Replica(const ReplicaConfig& config, ReplicaMemory memory, std::vector<PeerLink> peers,
           StateMachine* state_machine);
   bool poll();
+  // Graceful hand-over (SIGTERM): peers treat us as failed at their next read; we stop leading.
+  void leave();
   // Tests/experiments: fix the leader (nullopt: the failure detector chooses again).
   void set_static_leader(std::optional<uint32_t> leader) { config_.static_leader = leader; }
 

@@ -59,6 +59,7 @@ ReplicationPlane::ReplicationPlane(const ReplicationConfig& config, ReplicaMemor
   h.magic = kLogMagic;
   // Batch ids must not repeat across restarts of this replica: seed them from the clock.
   batch_seq_ = now() & ((uint64_t{1} << 55) - 1);
+  voter_ = config.start_as_voter;
   stats_.log_ring_bytes = ring_bytes();
 }
 
@@ -70,8 +71,9 @@ PeerLink* ReplicationPlane::link(uint32_t id) {
 }
 
 uint32_t ReplicationPlane::confirmed_count() const {
+  // Learners receive everything but count toward nothing.
   uint32_t n = 0;
-  for (const PeerLink& p : peers_) n += peer_state_[p.id].confirmed;
+  for (const PeerLink& p : peers_) n += peer_state_[p.id].confirmed && (peer_voters_ >> p.id & 1);
   return n;
 }
 
@@ -147,10 +149,16 @@ void ReplicationPlane::set_leader(uint32_t leader_id) {
   leader_ = leader_id;
   permissions_.set_leader_view(leader_id);
   if (leader_id == config_.self_id) {
-    if (role_ == Role::kFollower) start_candidacy();
+    if (role_ == Role::kFollower && voter_) start_candidacy();
   } else if (role_ != Role::kFollower) {
     step_down();
   }
+}
+
+void ReplicationPlane::set_no_leader() {
+  leader_.reset();
+  permissions_.set_leader_view(kMaxReplicas);
+  if (role_ != Role::kFollower) step_down();
 }
 
 void ReplicationPlane::step_down() {
@@ -262,7 +270,7 @@ bool ReplicationPlane::advance_leader() {
       return progress;
     case Phase::kAcquire: {
       uint32_t granted = 0;
-      for (PeerLink& p : peers_) granted += peer_state_[p.id].granted;
+      for (PeerLink& p : peers_) granted += peer_state_[p.id].granted && (peer_voters_ >> p.id & 1);
       if (granted + 1 >= majority(config_.replica_count)) {
         milestones_.permissions_ns = now();
         last_progress_ns_ = now();
@@ -380,9 +388,10 @@ void ReplicationPlane::begin_write_min_proposal() {
     if (!peer_state_[p.id].confirmed) continue;
     uint8_t* source = scratch(p.id, ScratchLayout::kMinProposalSource);
     std::memcpy(source, &proposal_, sizeof proposal_);
-    post_write(p, WrKind::kWriteMinProposal, tag(0), source, memory_.scratch_mr->lkey(),
-               sizeof proposal_, header_offset::kMinProposal, true);
-    ++prepare_writes_outstanding_;
+    if (post_write(p, WrKind::kWriteMinProposal, tag(0), source, memory_.scratch_mr->lkey(),
+                   sizeof proposal_, header_offset::kMinProposal, true)) {
+      ++prepare_writes_outstanding_;
+    }
   }
 }
 
@@ -428,8 +437,10 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
   while (at < to_vpos) {
     const uint64_t offset = at % ring_bytes();
     const uint64_t chunk = std::min<uint64_t>(to_vpos - at, ring_bytes() - offset);
-    post_write(p, WrKind::kCatchUp, tag(0), ring() + offset, memory_.log_mr->lkey(),
-               static_cast<uint32_t>(chunk), kHeaderBytes + offset, false);
+    if (!post_write(p, WrKind::kCatchUp, tag(0), ring() + offset, memory_.log_mr->lkey(),
+                    static_cast<uint32_t>(chunk), kHeaderBytes + offset, false)) {
+      return;
+    }
     ++prepare_writes_outstanding_;
     at += chunk;
   }
@@ -617,7 +628,7 @@ bool ReplicationPlane::retry_lost_peers() {
   return progress;
 }
 
-void ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, const uint8_t* source,
+bool ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, const uint8_t* source,
                                   uint32_t lkey, uint32_t length, uint64_t remote_offset,
                                   bool allow_inline) {
   fabric::WorkRequest wr;
@@ -629,7 +640,9 @@ void ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, cons
   wr.remote_addr = p.log.addr + remote_offset;
   wr.rkey = p.log.rkey;
   wr.inline_data = allow_inline && length <= p.log_qp->max_inline();
-  if (!p.log_qp->post(wr).ok()) peer_failed(p.id);
+  if (p.log_qp->post(wr).ok()) return true;
+  peer_failed(p.id);
+  return false;
 }
 
 void ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8_t* destination,
@@ -662,6 +675,11 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
   if (peer >= kMaxReplicas || link(peer) == nullptr) return;
   if (!current_term(value) || role_ == Role::kFollower) return;  // an earlier attempt's
   if (c.status != WcStatus::kSuccess) {
+    // A prepare-phase WRITE that failed is no longer outstanding either.
+    if ((kind == WrKind::kWriteMinProposal || kind == WrKind::kCatchUp) &&
+        prepare_writes_outstanding_ > 0) {
+      --prepare_writes_outstanding_;
+    }
     peer_failed(peer);
     return;
   }
@@ -687,7 +705,13 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
         if (ps.joining) {
           ps.joining = false;
           ps.confirmed = true;
-          published_commit_ = 0;  // the joiner learns our commit point even if we stay idle
+          // Now, not when idle: a learner becomes a voter once it applied up to this point.
+          PeerLink& joiner = *link(peer);
+          uint8_t* source = scratch(peer, ScratchLayout::kCommitSource);
+          std::memcpy(source, &commit_index_, sizeof commit_index_);
+          post_write(joiner, WrKind::kCommit, tag(commit_index_), source,
+                     memory_.scratch_mr->lkey(), sizeof commit_index_, header_offset::kCommit,
+                     true);
           // It counts only for entries written to it from now on.
           stats_.confirmed_followers = confirmed_count();
         }
@@ -731,7 +755,7 @@ void ReplicationPlane::advance_commit() {
   const uint32_t needed = majority(config_.replica_count);
   bool advanced = false;
   while (!inflight_.empty() &&
-         static_cast<uint32_t>(__builtin_popcount(inflight_.front().acks)) >= needed) {
+         static_cast<uint32_t>(__builtin_popcount(inflight_.front().acks & voter_mask())) >= needed) {
     const Inflight& f = inflight_.front();
     commit_index_ = f.index + 1;
     commit_vpos_ = f.vpos + f.bytes;
@@ -787,6 +811,13 @@ bool ReplicationPlane::apply_committed() {
     progress = true;
   }
   if (progress) publish_local_header();
+  // A learner is promoted once it holds everything the leader had decided when it joined: the
+  // leader published that commit point right after copying the log into ours.
+  const uint64_t published = __atomic_load_n(&h.commit, __ATOMIC_ACQUIRE);
+  if (!voter_ && published > 0 && applied_index_ >= published) {
+    voter_ = true;
+    progress = true;
+  }
   return progress;
 }
 
@@ -847,6 +878,11 @@ const ReplicationStats& ReplicationPlane::stats() {
   stats_.pending_requests = pending_requests_;
   stats_.confirmed_followers = confirmed_count();
   stats_.log_used_bytes = role_ == Role::kFollower ? 0 : next_vpos_ - applied_vpos_;
+  stats_.voter = voter_;
+  static constexpr const char* kPhaseNames[] = {"idle", "acquire", "read-headers",
+                                                "write-min-proposal", "catch-up", "read-slot",
+                                                "accept-adopted", "ready"};
+  stats_.phase = kPhaseNames[static_cast<int>(phase_)];
   return stats_;
 }
 

@@ -44,6 +44,10 @@ struct ReplicationConfig {
   uint64_t request_timeout_ns = 50'000'000; // permission request unanswered: ask again
   uint32_t applies_per_poll = 256;
   RevocationMechanism revocation = RevocationMechanism::kQpAccessFlags;
+  // true: a voter from the start (a brand-new cluster: the operator's one-time bootstrap).
+  // false: a learner — restarted with an empty log, it receives the log but counts toward no
+  // majority until it has applied up to the leader's commit point (DESIGN.md §3.6).
+  bool start_as_voter = true;
 
   size_t max_entry_bytes() const {
     return entry_bytes(std::max<size_t>(max_batch_bytes, record_bytes(max_request_bytes)));
@@ -92,6 +96,8 @@ struct ReplicationStats {
   uint64_t duplicate_batches_skipped = 0;
   uint64_t peer_failures = 0;
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
+  bool voter = true;
+  const char* phase = "idle";  // leader path: acquire, read-headers, ..., ready
 };
 
 // One replica's permission switch for us, as its acknowledgement reported it.
@@ -128,6 +134,12 @@ class ReplicationPlane {
   // Who leads, as decided by the background plane (or static configuration). Becoming leader
   // starts the real permission → prepare → catch-up path; losing it stops proposing at once.
   void set_leader(uint32_t leader_id);
+  // Nobody can lead (no voter alive, as far as we know): stop leading, refuse proposals.
+  void set_no_leader();
+  // Which peers hold the decided log (the failure detector reads their voter flags). Only
+  // voters count toward majorities, for permissions and for decisions.
+  void set_peer_voters(uint32_t peer_mask) { peer_voters_ = peer_mask & ~(1u << config_.self_id); }
+  bool voter() const { return voter_; }
 
   // Heartbeat completions arrive on the background CQ this plane polls: forwarded there.
   void set_detector(FailureDetector* detector) { detector_ = detector; }
@@ -205,7 +217,7 @@ class ReplicationPlane {
   void accept(uint64_t index, uint64_t batch_id, EntryKind kind, uint16_t count,
               const uint8_t* payload, uint32_t payload_bytes);
   bool space_for(uint64_t position, size_t bytes) const;
-  void post_write(PeerLink& peer, WrKind kind, uint64_t value, const uint8_t* source,
+  bool post_write(PeerLink& peer, WrKind kind, uint64_t value, const uint8_t* source,
                   uint32_t lkey, uint32_t length, uint64_t remote_offset, bool allow_inline);
   void post_read(PeerLink& peer, WrKind kind, uint64_t value, uint8_t* destination,
                  uint32_t length, uint64_t remote_offset);
@@ -216,6 +228,7 @@ class ReplicationPlane {
   void advance_commit();
   uint32_t confirmed_count() const;  // confirmed followers (the leader not counted)
   bool quorum() const { return confirmed_count() + 1 >= majority(config_.replica_count); }
+  uint32_t voter_mask() const { return peer_voters_ | (voter_ ? 1u << config_.self_id : 0u); }
   bool phase_reads_done() const;
   PeerLink* link(uint32_t id);
   uint8_t* scratch(uint32_t peer, size_t offset) {
@@ -284,6 +297,8 @@ class ReplicationPlane {
   ReplicationStats stats_;
   LeaderMilestones milestones_;
   FailureDetector* detector_ = nullptr;
+  bool voter_ = true;
+  uint32_t peer_voters_ = 0;  // bit per peer id: holds the decided log (learned from reads)
   uint64_t last_progress_ns_ = 0;  // commit advanced, or nothing was pending
 };
 

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -23,6 +24,7 @@ using fabric::ErrorCode;
 namespace {
 
 constexpr uint32_t kBlobVersion = 1;
+constexpr uint8_t kReadyMarker = 0x52;  // appended to the blob once our QPs are connected
 
 // What one replica tells one peer over the bootstrap channel.
 struct PeerBlob {
@@ -141,6 +143,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
 
   // 2. Registered memory and completion queues.
   core::ReplicationConfig rc = config.replication;
+  rc.start_as_voter = config.bootstrap;
   rc.self_id = config.id;
   rc.replica_count = static_cast<uint32_t>(config.members.size());
   res->log = std::make_unique<AlignedBuffer>(core::kHeaderBytes + config.log_bytes);
@@ -222,7 +225,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
       return Status::Error(blobs.status().code, "bootstrap exchange: " + blobs.status().message);
     }
     for (size_t i = 0; i < offers.size(); ++i) {
-      const auto& bytes = blobs.value()[i];
+      auto bytes = blobs.value()[i];
+      if (bytes.size() == sizeof(PeerBlob) + 1) bytes.pop_back();  // already past its barrier
       const uint32_t peer_id = offers[i].peer.id;
       PeerBlob theirs{};
       if (bytes.size() != sizeof theirs) {
@@ -268,7 +272,32 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
     }
   }
 
-  // 4. The replication plane.
+  // 4. A barrier: nobody starts posting before every peer's QPs are ready to receive (a WRITE
+  // or READ reaching a QP still in RESET/INIT fails the connection, as on real NICs).
+  if (!offers.empty()) {
+    for (fabric::BootstrapOffer& offer : offers) {
+      offer.blob.push_back(kReadyMarker);
+      if (Status s = res->bootstrap->publish(offer.peer.id, offer.blob); !s.ok()) return s;
+    }
+    const uint64_t deadline = res->device->now_ns() + uint64_t(config.bootstrap_timeout_ms) * 1'000'000;
+    for (const fabric::BootstrapOffer& offer : offers) {
+      for (;;) {
+        auto blob = res->bootstrap->fetch(offer.peer, config.bootstrap_timeout_ms);
+        if (!blob.ok()) {
+          return Status::Error(blob.status().code, "bootstrap barrier: " + blob.status().message);
+        }
+        if (blob.value().size() == sizeof(PeerBlob) + 1 && blob.value().back() == kReadyMarker) break;
+        if (res->device->now_ns() > deadline) {
+          return Status::Error(ErrorCode::kUnreachable,
+                               "bootstrap barrier: replica " + std::to_string(offer.peer.id) +
+                                   " did not become ready in time");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // setup code, not the core
+      }
+    }
+  }
+
+  // 5. The replication plane.
   core::ReplicaMemory memory;
   memory.device = res->device.get();
   memory.log = res->log->data;
@@ -304,6 +333,13 @@ Engine::~Engine() { stop(); }
 void Engine::stop() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
+}
+
+core::ReplicationPlane& Engine::plane_on_engine_thread() { return resources_->replica->plane(); }
+
+void Engine::leave() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  leave_requested_ = true;
 }
 
 void Engine::post(std::function<void(core::ReplicationPlane&)> work) {
@@ -344,6 +380,10 @@ void Engine::run() {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         work.swap(inbox_);
+        if (leave_requested_) {
+          leave_requested_ = false;
+          replica.leave();
+        }
         for (auto& p : new_pollables_) pollables.push_back(std::move(p));
         new_pollables_.clear();
         EngineStats& s = snapshot_;

@@ -43,6 +43,9 @@ struct EngineConfig {
   std::optional<uint32_t> static_leader;  // tests/experiments: fix the leader (no detector)
   bool busy_poll = true;        // the engine thread spins; false: it yields when idle
   int bootstrap_timeout_ms = 30000;
+  // A brand-new cluster (set once, by whoever creates it): this replica's empty log is the
+  // history. Otherwise it starts as a learner and must be caught up before it counts.
+  bool bootstrap = false;
 };
 
 // Validates a configuration; returns "" or a message naming the setting that is wrong.
@@ -87,7 +90,12 @@ class Engine {
   // Adds a component polled on the engine thread every iteration (e.g. the RESP front end).
   void add_pollable(std::function<bool()> poll);
   EngineStats stats() const;
+  // Graceful hand-over (see core::Replica::leave); returns at once.
+  void leave();
   void stop();
+  // The replication plane, for components that run ON the engine thread (pollables, state
+  // machine callbacks). Never touch it from another thread: use post().
+  core::ReplicationPlane& plane_on_engine_thread();
   const EngineConfig& config() const { return config_; }
 
  private:
@@ -102,6 +110,7 @@ class Engine {
   std::vector<std::function<void(core::ReplicationPlane&)>> inbox_;
   std::vector<std::function<bool()>> new_pollables_;
   std::vector<core::Event> events_;
+  bool leave_requested_ = false;
   EngineStats snapshot_;
   std::thread thread_;
 };

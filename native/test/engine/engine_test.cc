@@ -28,13 +28,13 @@ class CountingMachine final : public core::StateMachine {
 };
 
 uint16_t port_base() {
-  // Distinct per test process run to avoid TIME_WAIT clashes between consecutive runs.
-  return static_cast<uint16_t>(20000 + (getpid() % 2000) * 10);
+  // Distinct per test process run and per test, so that no test meets another's sockets.
+  static int calls = 0;
+  return static_cast<uint16_t>(10000 + (getpid() % 500) * 20 + 10 * (calls++ % 2));  // below the ephemeral range
 }
 
-std::vector<Member> members(uint32_t n) {
+std::vector<Member> members(uint32_t n, uint16_t base) {
   std::vector<Member> m;
-  const uint16_t base = port_base();
   for (uint32_t i = 0; i < n; ++i) {
     m.push_back({i, "127.0.0.1", static_cast<uint16_t>(base + 3 * i),
                  static_cast<uint16_t>(base + 3 * i + 1), static_cast<uint16_t>(base + 3 * i + 2)});
@@ -42,10 +42,10 @@ std::vector<Member> members(uint32_t n) {
   return m;
 }
 
-EngineConfig config(uint32_t id, uint32_t n) {
+EngineConfig config(uint32_t id, uint32_t n, uint16_t base = 20000) {
   EngineConfig c;
   c.id = id;
-  c.members = members(n);
+  c.members = members(n, base);
   c.fabric = "soft";
   c.secret = "engine-test-secret";
   c.log_bytes = 4u << 20;
@@ -54,6 +54,7 @@ EngineConfig config(uint32_t id, uint32_t n) {
   c.static_leader = 0;
   c.busy_poll = false;
   c.bootstrap_timeout_ms = 10000;
+  c.bootstrap = true;
   return c;
 }
 
@@ -78,9 +79,10 @@ TEST(Engine, ThreeReplicasOverSoftFabricReplicate) {
   std::vector<std::unique_ptr<Engine>> engines(n);
   std::vector<std::thread> starters;
   std::string errors[n];
+  const uint16_t base = port_base();
   for (uint32_t i = 0; i < n; ++i) {
     starters.emplace_back([&, i] {
-      auto e = Engine::start(config(i, n), &machines[i]);
+      auto e = Engine::start(config(i, n, base), &machines[i]);
       if (e.ok()) {
         engines[i] = std::move(e.value());
       } else {
@@ -115,7 +117,12 @@ TEST(Engine, ThreeReplicasOverSoftFabricReplicate) {
     EXPECT_EQ(machines[i].applied, machines[0].applied);
   }
   EXPECT_EQ(machines[0].acknowledged, size_t{kRequests});
+  // The snapshot is published every few hundred polls: wait for one that shows the leader.
   EngineStats s = engines[0]->stats();
+  for (int k = 0; k < 1000 && (s.replication.role != core::Role::kLeader || s.timelines.empty()); ++k) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    s = engines[0]->stats();
+  }
   EXPECT_EQ(s.replication.role, core::Role::kLeader);
   EXPECT_EQ(s.leader_view, 0u);
   ASSERT_FALSE(s.timelines.empty());
@@ -130,17 +137,23 @@ TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
   CountingMachine machines[n];
   std::vector<std::unique_ptr<Engine>> engines(n);
   std::vector<std::thread> starters;
+  std::string errors[n];
+  const uint16_t base = port_base();
   for (uint32_t i = 0; i < n; ++i) {
     starters.emplace_back([&, i] {
-      EngineConfig c = config(i, n);
+      EngineConfig c = config(i, n, base);
       c.static_leader.reset();
-      c.detector.read_period_ns = 200'000;
+      c.detector.read_period_ns = 1'000'000;
       auto e = Engine::start(c, &machines[i]);
-      if (e.ok()) engines[i] = std::move(e.value());
+      if (e.ok()) {
+        engines[i] = std::move(e.value());
+      } else {
+        errors[i] = e.status().to_string();
+      }
     });
   }
   for (auto& t : starters) t.join();
-  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]);
+  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]) << errors[i];
   auto wait_for = [&](auto predicate, int seconds) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -169,16 +182,24 @@ TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
   ASSERT_TRUE(wait_for([&] { return engines[1]->stats().replication.role == core::Role::kLeader &&
                                     !engines[1]->stats().timelines.empty(); }, 10));
   const core::FailoverTimeline t = engines[1]->stats().timelines.back();
+  if (t.from != 0u) {
+    for (const core::Event& e : engines[1]->take_events()) {
+      std::printf("replica 1 event %s at %.3f ms a=%u b=%u value=%lu %s\n", core::to_string(e.kind),
+                  e.at_ns / 1e6, e.a, e.b, (unsigned long)e.value, e.detail.c_str());
+    }
+  }
   EXPECT_EQ(t.from, 0u);
   EXPECT_EQ(t.reason, "leader-failed");
   EXPECT_GT(t.detection_ns(), 0u);
   EXPECT_GT(t.permission_switch_ns(), 0u);
   EXPECT_GT(t.total_ns(), 0u);
   bool saw_leader_change = false;
-  for (const core::Event& e : engines[2]->take_events()) {
-    saw_leader_change |= e.kind == core::EventKind::kLeaderChanged && e.b == 1;
-  }
-  EXPECT_TRUE(saw_leader_change);
+  EXPECT_TRUE(wait_for([&] {
+    for (const core::Event& e : engines[2]->take_events()) {
+      saw_leader_change |= e.kind == core::EventKind::kLeaderChanged && e.b == 1;
+    }
+    return saw_leader_change;
+  }, 10));
   std::printf("failover over soft fabric: detection %.1f us, permission switch %.1f us, "
               "catch-up %.1f us, total %.1f us\n",
               t.detection_ns() / 1e3, t.permission_switch_ns() / 1e3, t.catch_up_ns() / 1e3,
