@@ -52,6 +52,12 @@ uint32_t FailureDetector::leader() const {
   return kMaxReplicas;
 }
 
+// Until a peer answered once, only the connection timeout counts against it: its first READ
+// also opens the connection, which may take far longer than a read period.
+bool FailureDetector::in_grace(uint32_t id, uint64_t now) const {
+  return !known_[id] && now - first_attempt_ns_[id] < config_.connection_timeout_ns;
+}
+
 void FailureDetector::set_leaving() {
   self_leaving_ = true;
   auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
@@ -70,12 +76,13 @@ bool FailureDetector::poll(bool replication_stuck) {
   const ScratchLayout layout{scratch_slot_read_bytes_};
   for (PeerLink& p : peers_) {
     const uint32_t id = p.id;
+    if (first_attempt_ns_[id] == 0) first_attempt_ns_[id] = now;
     if (now < next_read_ns_[id]) continue;
     next_read_ns_[id] = now + config_.read_period_ns;
     if (read_outstanding_[id]) {
       // The first read also opens the connection, which may take far longer than a period:
       // until a peer answered once, only the connection timeout counts against it.
-      if (!known_[id] && now - read_posted_ns_[id] < config_.connection_timeout_ns) continue;
+      if (in_grace(id, now)) continue;
       // A whole period without an answer counts as "did not move" (a paused or cut-off peer's
       // NIC may never answer).
       observe(id, false, now);
@@ -84,9 +91,7 @@ bool FailureDetector::poll(bool replication_stuck) {
     }
     if (p.bg_qp->state() != fabric::QpState::kRts) {
       if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
-      if (known_[id] || now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
-        observe(id, false, now);
-      }
+      if (!in_grace(id, now)) observe(id, false, now);
       if (now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
         // Re-establish the connection; the peer does the same on its side when it sees errors.
         fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
@@ -123,7 +128,7 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   const uint64_t now = memory_.device->now_ns();
   if (c.status != fabric::WcStatus::kSuccess) {
     if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
-    if (known_[id]) observe(id, false, now);  // before its first answer: connection timeout only
+    if (!in_grace(id, now)) observe(id, false, now);
     return;
   }
   failing_since_ns_[id] = 0;

@@ -71,6 +71,7 @@ class FailureDetector {
 
  private:
   void observe(uint32_t peer, bool moved, uint64_t now);
+  bool in_grace(uint32_t peer, uint64_t now) const;
   PeerLink* link(uint32_t id);
 
   DetectorConfig config_;
@@ -83,6 +84,7 @@ class FailureDetector {
   bool self_leaving_ = false;
   bool voter_[kMaxReplicas] = {};
   bool known_[kMaxReplicas] = {};  // read at least once
+  uint64_t first_attempt_ns_[kMaxReplicas] = {};
   bool leaving_[kMaxReplicas] = {};
   uint32_t score_[kMaxReplicas] = {};
   bool alive_[kMaxReplicas] = {};

@@ -176,7 +176,7 @@ void chaos(uint64_t seed) {
     c.run(10000);
     leader = c.agreed_leader();
   }
-  ASSERT_TRUE(leader.has_value()) << ctx << ": no leader after healing";
+  ASSERT_TRUE(leader.has_value()) << ctx << ": no leader after healing\n" << c.describe();
   size_t live_min = SIZE_MAX;
   for (uint32_t i = 0; i < n; ++i) {
     if (!c.replica(i).crashed) live_min = std::min(live_min, c.replica(i).machine.applied.size());
