@@ -177,6 +177,21 @@ void FailureDetector::observe(uint32_t id, bool moved, uint64_t now) {
   }
 }
 
+void FailureDetector::forget(uint32_t id) {
+  // Failed until its heartbeat proves otherwise (climbing to the recovery threshold): a
+  // restarted replica must not make a lower id "unknown" and stall the current leader.
+  score_[id] = 0;
+  alive_[id] = false;
+  known_[id] = true;
+  voter_[id] = false;
+  leaving_[id] = false;
+  read_outstanding_[id] = false;
+  first_attempt_ns_[id] = 0;
+  failing_since_ns_[id] = 0;
+  suspected_at_[id] = 0;
+  ++read_seq_[id];  // completions of reads to the old incarnation are ignored
+}
+
 std::vector<DetectorEvent> FailureDetector::take_events() {
   std::vector<DetectorEvent> out;
   out.swap(events_);

@@ -68,6 +68,8 @@ class FailureDetector {
   uint64_t heartbeat() const { return heartbeat_; }
   bool heartbeat_stopped() const { return stopped_; }
   std::vector<DetectorEvent> take_events();
+  // A peer restarted: start over with it (unknown, full score, in its connection grace).
+  void forget(uint32_t id);
 
  private:
   void observe(uint32_t peer, bool moved, uint64_t now);

@@ -10,6 +10,8 @@ const char* to_string(EventKind k) {
     case EventKind::kPeerFailed: return "PeerFailed";
     case EventKind::kPeerRecovered: return "PeerRecovered";
     case EventKind::kLogFull: return "LogFull";
+    case EventKind::kQuorumLost: return "QuorumLost";
+    case EventKind::kQuorumRestored: return "QuorumRestored";
   }
   return "?";
 }
@@ -56,6 +58,27 @@ bool Replica::poll() {
     if (detector_.voter(i)) voters |= 1u << i;
   }
   plane_.set_peer_voters(voters);
+  uint32_t alive = 0, alive_voters = 0;
+  for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
+    alive += detector_.alive(i);
+    alive_voters += detector_.alive(i) && detector_.voter(i);
+  }
+  const uint32_t needed = majority(config_.replication.replica_count);
+  if (alive_voters >= needed) {
+    short_of_voters_since_ns_ = 0;
+    if (quorum_lost_) {
+      quorum_lost_ = data_may_be_lost_ = false;
+      push({EventKind::kQuorumRestored, now, kNoReplica, kNoReplica, alive_voters, ""});
+    }
+  } else if (short_of_voters_since_ns_ == 0) {
+    short_of_voters_since_ns_ = now;
+  } else if (!quorum_lost_ && now - short_of_voters_since_ns_ > notice_ns) {
+    quorum_lost_ = true;
+    data_may_be_lost_ = alive >= needed;
+    push({EventKind::kQuorumLost, now, kNoReplica, kNoReplica, alive_voters,
+          data_may_be_lost_ ? "data may be lost, re-bootstrap required"
+                            : "no quorum of voters reachable"});
+  }
   for (const DetectorEvent& e : detector_.take_events()) {
     push({e.kind == PeerEvent::kFailed ? EventKind::kPeerFailed : EventKind::kPeerRecovered,
           e.at_ns, e.peer, kNoReplica, 0, ""});
@@ -99,6 +122,7 @@ bool Replica::poll() {
     }
     progress = true;
   }
+  plane_.set_serving(!quorum_lost_);
   progress |= plane_.poll();
 
   for (const PermissionSwitch& s : plane_.permissions().take_switches()) {

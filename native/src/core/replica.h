@@ -42,6 +42,8 @@ enum class EventKind : uint8_t {
   kPeerFailed,         // a: peer
   kPeerRecovered,      // a: peer
   kLogFull,            // value: pending requests
+  kQuorumLost,         // detail: "no quorum reachable" or "data may be lost, re-bootstrap required"
+  kQuorumRestored,
 };
 const char* to_string(EventKind k);
 
@@ -81,6 +83,11 @@ class Replica {
   // The permission switches this replica's permission manager made, newest last (bounded).
   const std::deque<PermissionSwitch>& switches() const { return switches_; }
   uint64_t failovers() const { return failovers_; }
+  // Fewer voters alive than a majority, for longer than detection takes. With a majority of
+  // replicas alive but too few voters (they restarted empty), data may be lost: nobody may start
+  // a new history on its own — an operator re-bootstraps explicitly (DESIGN.md §3.6).
+  bool quorum_lost() const { return quorum_lost_; }
+  bool data_may_be_lost() const { return data_may_be_lost_; }
 
  private:
   void push(Event e);
@@ -97,6 +104,9 @@ class Replica {
   uint64_t last_log_full_ = 0;
   uint64_t stuck_since_ns_ = 0;    // fate sharing stopped our heartbeat at (0: beating)
   uint64_t demoted_until_ns_ = 0;  // we failed to lead: defer to others until then
+  uint64_t short_of_voters_since_ns_ = 0;
+  bool quorum_lost_ = false;
+  bool data_may_be_lost_ = false;
 };
 
 }  // namespace mu::core

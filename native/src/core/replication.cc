@@ -90,6 +90,7 @@ uint64_t ReplicationPlane::untag(uint64_t wr_value) const { return wr_value & kI
 
 ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, uint64_t ticket) {
   if (role_ == Role::kFollower) return {ProposeStatus::kNotLeader, leader_};
+  if (!serving_) return {ProposeStatus::kNotLeader, std::nullopt};
   if (length > config_.max_request_bytes) return {ProposeStatus::kTooLarge, leader_};
   if (pending_requests_ >= config_.max_pending) {
     ++stats_.log_full_events;
@@ -153,6 +154,18 @@ void ReplicationPlane::set_leader(uint32_t leader_id) {
   } else if (role_ != Role::kFollower) {
     step_down();
   }
+}
+
+void ReplicationPlane::update_peer(const PeerLink& fresh) {
+  PeerLink* p = link(fresh.id);
+  assert(p != nullptr && fresh.log_qp == p->log_qp && fresh.bg_qp == p->bg_qp);
+  *p = fresh;
+  fabric::cycle_qp(*memory_.device, *p->log_qp, permissions_.access_for(p->id), p->log_qp_peer);
+  fabric::cycle_qp(*memory_.device, *p->bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
+                   p->bg_qp_peer);
+  peer_state_[p->id] = PeerState{};
+  peer_voters_ &= ~(1u << p->id);
+  if (detector_ != nullptr) detector_->forget(p->id);
 }
 
 void ReplicationPlane::set_no_leader() {

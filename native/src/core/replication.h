@@ -138,8 +138,14 @@ class ReplicationPlane {
   void set_no_leader();
   // Which peers hold the decided log (the failure detector reads their voter flags). Only
   // voters count toward majorities, for permissions and for decisions.
+  // A peer restarted (new QPs, new regions): adopt its new link and reconnect our side of both
+  // planes to it. It is out of every set until it asks/grants again; as a restarted replica it
+  // comes back as a learner.
+  void update_peer(const PeerLink& link);
   void set_peer_voters(uint32_t peer_mask) { peer_voters_ = peer_mask & ~(1u << config_.self_id); }
   bool voter() const { return voter_; }
+  // Too few voters alive (see Replica::quorum_lost): proposals are refused, naming no leader.
+  void set_serving(bool serving) { serving_ = serving; }
 
   // Heartbeat completions arrive on the background CQ this plane polls: forwarded there.
   void set_detector(FailureDetector* detector) { detector_ = detector; }
@@ -298,6 +304,7 @@ class ReplicationPlane {
   LeaderMilestones milestones_;
   FailureDetector* detector_ = nullptr;
   bool voter_ = true;
+  bool serving_ = true;
   uint32_t peer_voters_ = 0;  // bit per peer id: holds the decided log (learned from reads)
   uint64_t last_progress_ns_ = 0;  // commit advanced, or nothing was pending
 };

@@ -36,9 +36,11 @@ fabric::Result<std::unique_ptr<KvReplica>> KvReplica::start(const KvReplicaConfi
   ro.bind_address = config.resp_bind;
   ro.port = me->resp_port;
   ro.max_clients = config.max_clients;
-  // A value plus its framing must fit one replicated request.
-  ro.parser.max_bulk_bytes = config.engine.replication.max_request_bytes;
-  ro.parser.max_command_bytes = config.engine.replication.max_request_bytes + 4096;
+  // A command's record is at most its wire size plus a few bytes: bound the wire size so that
+  // whatever the parser accepts fits one replicated request.
+  const uint64_t request_bytes = config.engine.replication.max_request_bytes;
+  ro.parser.max_command_bytes = request_bytes > 64 ? request_bytes - 16 : request_bytes;
+  ro.parser.max_bulk_bytes = request_bytes > 128 ? request_bytes - 64 : request_bytes;
   r->server_ = std::make_unique<kv::RespServer>(ro, r->handler_.get());
   std::string error;
   if (!r->server_->listen(&error)) {

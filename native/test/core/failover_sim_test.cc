@@ -99,6 +99,62 @@ TEST(Failover, PausedLeaderIsReplacedAndWakesUpWithoutHarm) {
   c.check("pause, final");
 }
 
+TEST(Rejoin, RestartedReplicaIsALearnerUntilCaughtUpThenCounts) {
+  SimClusterOptions o = detector_options(3);
+  SimCluster c(21, o);
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  for (int k = 0; k < 20; ++k) c.propose(0, "a-" + std::to_string(k));
+  ASSERT_TRUE(c.run_until_applied(20, 1'000'000));
+  c.crash(2);
+  for (int k = 0; k < 20; ++k) ASSERT_EQ(c.propose(0, "b-" + std::to_string(k)), ProposeStatus::kQueued);
+  c.run(50000);
+  c.restart(2);
+  EXPECT_FALSE(c.replica(2).plane->voter());
+  // The learner is caught up from the leader's log and then promoted.
+  bool promoted = false;
+  for (int k = 0; k < 400 && !promoted; ++k) {
+    c.run(5000);
+    promoted = c.replica(2).plane->voter();
+  }
+  ASSERT_TRUE(promoted) << c.describe();
+  EXPECT_GE(c.replica(2).machine.applied.size(), 40u);
+  c.check("rejoin");
+  // Now it counts: with replica 1 gone, {0, 2} is a majority and decides.
+  c.crash(1);
+  const size_t before = c.replica(0).machine.applied.size();
+  ASSERT_EQ(c.propose(0, "after-rejoin"), ProposeStatus::kQueued);
+  bool decided = false;
+  for (int k = 0; k < 400 && !decided; ++k) {
+    c.run(5000);
+    decided = c.replica(0).machine.applied.size() > before &&
+              c.replica(2).machine.applied.size() == c.replica(0).machine.applied.size();
+  }
+  EXPECT_TRUE(decided) << c.describe();
+  c.check("rejoin, then majority with the promoted learner");
+}
+
+TEST(Rejoin, MajorityRestartedEmptyNeverStartsANewHistory) {
+  SimClusterOptions o = detector_options(3);
+  SimCluster c(22, o);
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  for (int k = 0; k < 10; ++k) c.propose(0, "a-" + std::to_string(k));
+  ASSERT_TRUE(c.run_until_applied(10, 1'000'000));
+  // A majority (0 and 1) loses its memory at once; only replica 2 still holds the log.
+  c.crash(0);
+  c.crash(1);
+  c.restart(0);
+  c.restart(1);
+  c.run(400000);
+  // Nobody leads: one voter is not a majority, and learners never vote or lead.
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_NE(c.replica(i).plane->stats().role, Role::kLeader) << c.describe();
+  }
+  EXPECT_EQ(c.propose(2, "new-history"), ProposeStatus::kNotLeader);
+  EXPECT_TRUE(c.replica(2).replica->quorum_lost());
+  EXPECT_TRUE(c.replica(2).replica->data_may_be_lost()) << c.describe();
+  EXPECT_TRUE(c.replica(0).machine.applied.empty());
+}
+
 TEST(Failover, QuietGroupHasNoSpuriousLeaderChanges) {
   SimCluster c(3, detector_options(3));
   ASSERT_TRUE(run_until_leader(c, 0, 200000));
@@ -132,13 +188,24 @@ void chaos(uint64_t seed) {
       if (c.replica(i).crashed || c.replica(i).plane->stats().role != Role::kLeader) continue;
       for (uint64_t k = rng() % 4; k > 0; --k) c.propose(i, "v" + std::to_string(next++));
     }
-    // Faults.
+    // Faults. "Down" counts crashed replicas and restarted ones not yet promoted from learner:
+    // at most a minority, so that the liveness phase may demand progress.
+    uint32_t down = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      down += c.replica(i).crashed || !c.replica(i).plane->voter();
+    }
     const uint32_t victim = rng() % n;
-    switch (rng() % 8) {
+    switch (rng() % 9) {
       case 0:
-        if (crashed < max_failures(n) && !c.replica(victim).crashed && !c.replica(victim).paused) {
+        if (down < max_failures(n) && !c.replica(victim).crashed && !c.replica(victim).paused) {
           c.crash(victim);
           ++crashed;
+        }
+        break;
+      case 4:
+        if (c.replica(victim).crashed) {
+          c.restart(victim);  // comes back empty, as a learner
+          --crashed;
         }
         break;
       case 1:

@@ -64,22 +64,11 @@ class SimCluster {
   SimCluster(uint64_t seed, SimClusterOptions options)
       : options_(options), world_(seed, options.faults), rng_(seed ^ 0x5eed) {
     const uint32_t n = options.replicas;
-    ReplicationConfig config = options.config;
-    config.replica_count = n;
-    const size_t scratch_bytes = ScratchLayout{config.max_entry_bytes()}.total_bytes();
+    config_ = options.config;
+    config_.replica_count = n;
     for (uint32_t i = 0; i < n; ++i) {
       auto r = std::make_unique<SimReplica>();
-      r->device = world_.create_device("replica-" + std::to_string(i));
-      r->log.assign(kHeaderBytes + options.ring_bytes, 0);
-      r->background.assign(kBackgroundBytes, 0);
-      r->scratch.assign(scratch_bytes, 0);
-      r->log_mr = take(r->device->register_region(r->log.data(), r->log.size(), fabric::kAccessAll));
-      r->background_mr = take(r->device->register_region(r->background.data(),
-                                                         r->background.size(), fabric::kAccessAll));
-      r->scratch_mr = take(r->device->register_region(r->scratch.data(), r->scratch.size(),
-                                                      fabric::kLocalWrite));
-      r->log_cq = take(r->device->create_cq(1 << 16));
-      r->bg_cq = take(r->device->create_cq(1 << 12));
+      init_memory(*r, i);
       replicas_.push_back(std::move(r));
     }
     // A QP pair per replica pair per plane. Log QPs start read-only: write access is only ever
@@ -99,42 +88,97 @@ class SimCluster {
                 fabric::kRemoteRead | fabric::kRemoteWrite);
       }
     }
-    for (uint32_t i = 0; i < n; ++i) {
-      SimReplica& r = *replicas_[i];
-      ReplicaMemory memory;
-      memory.device = r.device.get();
-      memory.log = r.log.data();
-      memory.log_bytes = r.log.size();
-      memory.log_mr = r.log_mr.get();
-      memory.background = r.background.data();
-      memory.background_mr = r.background_mr.get();
-      memory.scratch = r.scratch.data();
-      memory.scratch_bytes = r.scratch.size();
-      memory.scratch_mr = r.scratch_mr.get();
-      memory.log_cq = r.log_cq.get();
-      memory.bg_cq = r.bg_cq.get();
-      std::vector<PeerLink> peers;
-      for (uint32_t j = 0; j < n; ++j) {
-        if (j == i) continue;
-        PeerLink p;
-        p.id = j;
-        p.log_qp = r.log_qps[j].get();
-        p.log_qp_peer = replicas_[j]->log_qps[i]->address();
-        p.log = replicas_[j]->log_mr->remote();
-        p.bg_qp = r.bg_qps[j].get();
-        p.bg_qp_peer = replicas_[j]->bg_qps[i]->address();
-        p.background = replicas_[j]->background_mr->remote();
-        peers.push_back(p);
-      }
-      ReplicaConfig rc;
-      rc.replication = config;
-      rc.replication.self_id = i;
-      rc.detector = options.detector;
-      rc.detector.self_id = i;
-      rc.detector.replica_count = n;
-      if (!options.detector_driven) rc.static_leader = kNoReplica;  // none until set_leader()
-      r.replica = std::make_unique<Replica>(rc, memory, std::move(peers), &r.machine);
-      r.plane = &r.replica->plane();
+    for (uint32_t i = 0; i < n; ++i) make_plane(i, /*voter=*/true);
+  }
+
+  void init_memory(SimReplica& r, uint32_t i) {
+    const size_t scratch_bytes = ScratchLayout{config_.max_entry_bytes()}.total_bytes();
+    r.device = world_.create_device("replica-" + std::to_string(i));
+    r.log.assign(kHeaderBytes + options_.ring_bytes, 0);
+    r.background.assign(kBackgroundBytes, 0);
+    r.scratch.assign(scratch_bytes, 0);
+    r.log_mr = take(r.device->register_region(r.log.data(), r.log.size(), fabric::kAccessAll));
+    r.background_mr = take(r.device->register_region(r.background.data(), r.background.size(),
+                                                     fabric::kAccessAll));
+    r.scratch_mr = take(r.device->register_region(r.scratch.data(), r.scratch.size(),
+                                                  fabric::kLocalWrite));
+    r.log_cq = take(r.device->create_cq(1 << 16));
+    r.bg_cq = take(r.device->create_cq(1 << 12));
+  }
+
+  PeerLink link_to(uint32_t from, uint32_t to) {
+    SimReplica& peer = *replicas_[to];
+    PeerLink p;
+    p.id = to;
+    p.log_qp = replicas_[from]->log_qps[to].get();
+    p.log_qp_peer = peer.log_qps[from]->address();
+    p.log = peer.log_mr->remote();
+    p.bg_qp = replicas_[from]->bg_qps[to].get();
+    p.bg_qp_peer = peer.bg_qps[from]->address();
+    p.background = peer.background_mr->remote();
+    return p;
+  }
+
+  void make_plane(uint32_t i, bool voter) {
+    SimReplica& r = *replicas_[i];
+    ReplicaMemory memory;
+    memory.device = r.device.get();
+    memory.log = r.log.data();
+    memory.log_bytes = r.log.size();
+    memory.log_mr = r.log_mr.get();
+    memory.background = r.background.data();
+    memory.background_mr = r.background_mr.get();
+    memory.scratch = r.scratch.data();
+    memory.scratch_bytes = r.scratch.size();
+    memory.scratch_mr = r.scratch_mr.get();
+    memory.log_cq = r.log_cq.get();
+    memory.bg_cq = r.bg_cq.get();
+    std::vector<PeerLink> peers;
+    for (uint32_t j = 0; j < size(); ++j) {
+      if (j != i) peers.push_back(link_to(i, j));
+    }
+    ReplicaConfig rc;
+    rc.replication = config_;
+    rc.replication.self_id = i;
+    rc.replication.start_as_voter = voter;
+    rc.detector = options_.detector;
+    rc.detector.self_id = i;
+    rc.detector.replica_count = size();
+    if (!options_.detector_driven) rc.static_leader = static_leader_;
+    r.replica = std::make_unique<Replica>(rc, memory, std::move(peers), &r.machine);
+    r.plane = &r.replica->plane();
+  }
+
+  static void connect_one(fabric::QueuePair& q, const fabric::QpAddress& remote, uint32_t access) {
+    if (!q.to_init(access).ok() || !q.to_rtr(remote).ok() || !q.to_rts().ok()) {
+      throw std::runtime_error("cannot connect a QP");
+    }
+  }
+
+  // Replica i comes back as a new process: new device, empty memory, new QPs; a learner. Its
+  // peers learn its new addresses (as the engine's bootstrap channel would tell them) and
+  // reconnect their side.
+  void restart(uint32_t i) {
+    const uint32_t n = size();
+    auto old = std::move(replicas_[i]);
+    old->replica.reset();
+    auto r = std::make_unique<SimReplica>();
+    init_memory(*r, i);
+    for (uint32_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      r->log_qps[j] = take(r->device->create_qp(*r->log_cq, fabric::QpCaps{1024, 256}));
+      r->bg_qps[j] = take(r->device->create_qp(*r->bg_cq, fabric::QpCaps{256, 256}));
+      SimReplica& peer = *replicas_[j];
+      connect_one(*r->log_qps[j], peer.log_qps[i]->address(), fabric::kRemoteRead);
+      connect_one(*r->bg_qps[j], peer.bg_qps[i]->address(),
+                  fabric::kRemoteRead | fabric::kRemoteWrite);
+    }
+    replicas_[i] = std::move(r);
+    graveyard_.push_back(std::move(old));  // the old device's memory stays valid (never touched)
+    make_plane(i, /*voter=*/false);
+    for (uint32_t j = 0; j < n; ++j) {
+      if (j == i || replicas_[j]->crashed) continue;
+      replicas_[j]->plane->update_peer(link_to(j, i));
     }
   }
 
@@ -144,6 +188,7 @@ class SimCluster {
   std::mt19937_64& rng() { return rng_; }
 
   void set_leader(uint32_t id) {
+    static_leader_ = id;
     for (auto& r : replicas_) {
       if (!r->crashed) r->replica->set_static_leader(id);
     }
@@ -272,9 +317,12 @@ class SimCluster {
   }
 
   SimClusterOptions options_;
+  ReplicationConfig config_;
+  uint32_t static_leader_ = kNoReplica;
   fabric::SimWorld world_;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<SimReplica>> replicas_;
+  std::vector<std::unique_ptr<SimReplica>> graveyard_;
   uint64_t next_ticket_ = 1;
   std::map<uint64_t, std::string> proposed_;
 };
