@@ -60,6 +60,7 @@ class FailureDetector {
   bool alive(uint32_t id) const { return id == config_.self_id || alive_[id]; }
   bool voter(uint32_t id) const { return id == config_.self_id ? self_voter_ : voter_[id]; }
   void set_self_voter(bool voter) { self_voter_ = voter; }
+  bool known(uint32_t id) const { return id == config_.self_id || known_[id]; }
   // Graceful hand-over: peers read it with the heartbeat and treat us as failed at once.
   void set_leaving();
   uint32_t score(uint32_t id) const { return score_[id]; }

@@ -61,7 +61,8 @@ bool Replica::poll() {
   uint32_t alive = 0, alive_voters = 0;
   for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
     alive += detector_.alive(i);
-    alive_voters += detector_.alive(i) && detector_.voter(i);
+    // Not heard from yet (start-up): may well be a voter; do not call the quorum lost early.
+    alive_voters += detector_.alive(i) && (detector_.voter(i) || !detector_.known(i));
   }
   const uint32_t needed = majority(config_.replication.replica_count);
   if (alive_voters >= needed) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 
 #include "core/background_layout.h"
@@ -32,6 +33,7 @@ struct PeerBlob {
   uint32_t from_id;
   uint32_t to_id;
   uint32_t reserved;
+  uint64_t incarnation;      // random per process start: tells a restarted peer apart
   uint64_t log_bytes;        // must agree across the group
   uint64_t max_entry_bytes;  // must agree: it decides where entries wrap
   fabric::QpAddress log_qp;
@@ -104,6 +106,9 @@ struct Engine::Resources {
   std::map<uint32_t, std::unique_ptr<fabric::QueuePair>> log_qps, bg_qps;
   std::unique_ptr<core::Replica> replica;
   uint64_t started_ns = 0;
+  uint64_t incarnation = 0;
+  std::map<uint32_t, uint64_t> peer_incarnations;  // link thread only (after start)
+  std::map<uint32_t, Member> members;
 };
 
 Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
@@ -112,6 +117,11 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
     return Status::Error(ErrorCode::kInvalidArgument, problem);
   }
   auto res = std::make_unique<Resources>();
+  {
+    std::random_device entropy;
+    res->incarnation = (uint64_t{entropy()} << 32) | entropy();
+  }
+  for (const Member& m : config.members) res->members[m.id] = m;
   const Member* self = nullptr;
   for (const Member& m : config.members) {
     if (m.id == config.id) self = &m;
@@ -197,6 +207,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
     blob.version = kBlobVersion;
     blob.from_id = config.id;
     blob.to_id = m.id;
+    blob.incarnation = res->incarnation;
     blob.log_bytes = config.log_bytes;
     blob.max_entry_bytes = rc.max_entry_bytes();
     blob.log_qp = res->log_qps[m.id]->address();
@@ -260,6 +271,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
         return Status::Error(s.code, "connecting to replica " + std::to_string(peer_id) + ": " +
                                          s.message);
       }
+      res->peer_incarnations[peer_id] = theirs.incarnation;
       core::PeerLink link;
       link.id = peer_id;
       link.log_qp = &lq;
@@ -321,7 +333,11 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
   res->started_ns = res->device->now_ns();
   std::unique_ptr<Engine> engine(new Engine(config, std::move(res)));
   engine->snapshot_.fabric = config.fabric;
+  engine->snapshot_.replication.voter = config.bootstrap;  // until the first snapshot
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
+  if (engine->resources_->bootstrap) {
+    engine->link_thread_ = std::thread([e = engine.get()] { e->watch_links(); });
+  }
   return engine;
 }
 
@@ -332,7 +348,44 @@ Engine::~Engine() { stop(); }
 
 void Engine::stop() {
   stopping_.store(true);
+  if (link_thread_.joinable()) link_thread_.join();
   if (thread_.joinable()) thread_.join();
+}
+
+// Setup-side (may block): a peer that looks failed may have been restarted with new QPs and
+// regions (a replaced pod). Ask its bootstrap endpoint; a new incarnation means re-linking: the
+// engine thread adopts the new addresses and reconnects our side of both planes.
+void Engine::watch_links() {
+  Resources& res = *resources_;
+  uint64_t round = 0;
+  while (!stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (++round % 5 != 0) continue;  // every ~100 ms
+    const EngineStats s = stats();
+    for (const PeerView& view : s.peers) {
+      if (view.alive || stopping_.load()) continue;
+      const Member& m = res.members.at(view.id);
+      auto blob = res.bootstrap->fetch({m.id, m.host, m.bootstrap_port}, 200);
+      if (!blob.ok() || blob.value().size() < sizeof(PeerBlob)) continue;
+      PeerBlob theirs{};
+      std::memcpy(&theirs, blob.value().data(), sizeof theirs);
+      if (theirs.version != kBlobVersion || theirs.from_id != m.id || theirs.to_id != config_.id ||
+          theirs.incarnation == res.peer_incarnations[m.id] ||
+          theirs.log_bytes != config_.log_bytes) {
+        continue;
+      }
+      res.peer_incarnations[m.id] = theirs.incarnation;
+      core::PeerLink link;
+      link.id = m.id;
+      link.log_qp = res.log_qps.at(m.id).get();
+      link.log_qp_peer = theirs.log_qp;
+      link.log = theirs.log;
+      link.bg_qp = res.bg_qps.at(m.id).get();
+      link.bg_qp_peer = theirs.bg_qp;
+      link.background = theirs.background;
+      post([link](core::ReplicationPlane& plane) { plane.update_peer(link); });
+    }
+  }
 }
 
 core::ReplicationPlane& Engine::plane_on_engine_thread() { return resources_->replica->plane(); }

@@ -102,6 +102,7 @@ class Engine {
   struct Resources;
   Engine(const EngineConfig& config, std::unique_ptr<Resources> resources);
   void run();
+  void watch_links();
 
   EngineConfig config_;
   std::unique_ptr<Resources> resources_;
@@ -113,6 +114,7 @@ class Engine {
   bool leave_requested_ = false;
   EngineStats snapshot_;
   std::thread thread_;
+  std::thread link_thread_;
 };
 
 }  // namespace mu::engine
