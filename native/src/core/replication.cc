@@ -364,6 +364,31 @@ void ReplicationPlane::abort(const char* why) {
   }
 }
 
+// Back to prepare while keeping the permissions we hold: undecided entries go back to the queue
+// (as in abort), completions of the current attempt are ignored from now on.
+void ReplicationPlane::reprepare(const char* why) {
+  (void)why;
+  ++stats_.reprepares;
+  ++term_;
+  role_ = Role::kCandidate;
+  for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
+    if (it->batch_id != 0 && outstanding_.count(it->batch_id)) to_propose_.push_front(it->batch_id);
+  }
+  inflight_.clear();
+  open_batch_ = 0;
+  next_index_ = commit_index_;
+  next_vpos_ = commit_vpos_;
+  prepare_writes_outstanding_ = 0;
+  for (PeerLink& p : peers_) {
+    PeerState& ps = peer_state_[p.id];
+    ps.busy = false;
+    ps.header_read_in_flight = false;
+    ps.joining = false;  // its header read belongs to the old attempt: asked again when ready
+  }
+  last_progress_ns_ = now();
+  begin_read_headers();
+}
+
 void ReplicationPlane::begin_read_headers() {
   phase_ = Phase::kReadHeaders;
   ++stats_.prepares;
@@ -707,27 +732,16 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
       ps.header_read_ns = now();
       if (untag(value) == 0) {
         ps.busy = false;  // prepare's header read
+      } else if (untag(value) == 2 && ps.joining && phase_ != Phase::kReady) {
+        ps.joining = false;  // not now (we are preparing): retry_lost_peers asks again later
       } else if (untag(value) == 2 && ps.joining && phase_ == Phase::kReady) {
-        // A late joiner: bring it up to everything we have written, then it receives accepts.
-        // Entries [its head, our FUO) are copied in QP order before any new entry.
-        prepare_writes_outstanding_ = 0;
-        if (ps.last_header.applied_index < next_index_) {
-          catch_up_peer(peer, ps.last_header.applied_index, ps.last_header.applied_vpos,
-                        next_vpos_);
-        }
-        if (ps.joining) {
-          ps.joining = false;
-          ps.confirmed = true;
-          // Now, not when idle: a learner becomes a voter once it applied up to this point.
-          PeerLink& joiner = *link(peer);
-          uint8_t* source = scratch(peer, ScratchLayout::kCommitSource);
-          std::memcpy(source, &commit_index_, sizeof commit_index_);
-          post_write(joiner, WrKind::kCommit, tag(commit_index_), source,
-                     memory_.scratch_mr->lkey(), sizeof commit_index_, header_offset::kCommit,
-                     true);
-          // It counts only for entries written to it from now on.
-          stats_.confirmed_followers = confirmed_count();
-        }
+        // A late grant. Between our prepare and this grant the peer may have accepted values
+        // from another leader (it granted them permission meanwhile), so "prepare omitted"
+        // no longer holds for a set that includes it (DESIGN.md §8: a stale skip-prepare flag).
+        // Prepare again, with it: reads of its log adopt anything decided without us.
+        ps.joining = false;
+        ps.confirmed = true;
+        reprepare("a follower granted permission after our prepare");
       }
       return;
     }
@@ -872,6 +886,19 @@ void ReplicationPlane::publish_local_header() {
   // Leaders READ these to recycle log space; written after the applies they describe.
   __atomic_store_n(&h.applied_vpos, applied_vpos_, __ATOMIC_RELEASE);
   __atomic_store_n(&h.applied_index, applied_index_, __ATOMIC_RELEASE);
+}
+
+std::string ReplicationPlane::describe_peer(uint32_t id) {
+  PeerLink* p = link(id);
+  if (p == nullptr) return "self";
+  const PeerState& ps = peer_state_[id];
+  return std::string("granted=") + (ps.granted ? "1" : "0") + " confirmed=" +
+         (ps.confirmed ? "1" : "0") + " joining=" + (ps.joining ? "1" : "0") + " busy=" +
+         (ps.busy ? "1" : "0") + " voter=" + ((peer_voters_ >> id & 1) ? "1" : "0") +
+         " log_qp=" + fabric::to_string(p->log_qp->state()) +
+         " bg_qp=" + fabric::to_string(p->bg_qp->state()) +
+         " request_seq=" + std::to_string(ps.request_seq) +
+         " applied=" + std::to_string(ps.last_header.applied_index);
 }
 
 bool ReplicationPlane::stuck(uint64_t bound_ns) const {

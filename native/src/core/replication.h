@@ -95,6 +95,7 @@ struct ReplicationStats {
   uint64_t pending_requests = 0;
   uint64_t duplicate_batches_skipped = 0;
   uint64_t peer_failures = 0;
+  uint64_t reprepares = 0;  // prepare run again for a follower that granted late
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
   bool voter = true;
   const char* phase = "idle";  // leader path: acquire, read-headers, ..., ready
@@ -158,6 +159,8 @@ class ReplicationPlane {
   std::optional<uint32_t> leader() const { return leader_; }
 
   const ReplicationStats& stats();
+  // Diagnostics: this leader's view of a peer (granted/confirmed/joining, QP states).
+  std::string describe_peer(uint32_t id);
   const LeaderMilestones& milestones() const { return milestones_; }
   PermissionManager& permissions() { return permissions_; }
   uint32_t self_id() const { return config_.self_id; }
@@ -207,6 +210,7 @@ class ReplicationPlane {
   void send_permission_request(PeerLink& peer);
   bool collect_acks();
   void abort(const char* why);
+  void reprepare(const char* why);
   void step_down();
   bool advance_leader();
   void begin_read_headers();

@@ -198,12 +198,14 @@ void chaos(uint64_t seed) {
     switch (rng() % 9) {
       case 0:
         if (down < max_failures(n) && !c.replica(victim).crashed && !c.replica(victim).paused) {
+          if (std::getenv("MU_DEBUG")) std::printf("round %d: crash %u\n", round, victim);
           c.crash(victim);
           ++crashed;
         }
         break;
       case 4:
         if (c.replica(victim).crashed) {
+          if (std::getenv("MU_DEBUG")) std::printf("round %d: restart %u\n", round, victim);
           c.restart(victim);  // comes back empty, as a learner
           --crashed;
         }
@@ -262,7 +264,7 @@ void chaos(uint64_t seed) {
     }
   }
   EXPECT_TRUE(applied_everywhere) << ctx << ": the healed group made no progress (min applied "
-                                  << live_min << ")";
+                                  << live_min << ")\n" << c.describe();
   c.check(ctx + " final");
 }
 

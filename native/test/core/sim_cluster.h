@@ -264,12 +264,20 @@ class SimCluster {
              std::to_string(st.commit_index) + " confirmed=" +
              std::to_string(st.confirmed_followers) + " holder=" +
              std::to_string(r->plane->permissions().holder()) + " aborts=" +
-             std::to_string(st.aborts) + " hb_stopped=" +
+             std::to_string(st.aborts) + " reprepares=" + std::to_string(st.reprepares) +
+             " peer_failures=" + std::to_string(st.peer_failures) + " catchup_impossible=" +
+             std::to_string(st.catch_up_impossible) + " phase=" + st.phase + " voter=" +
+             std::to_string(st.voter) + " hb_stopped=" +
              std::to_string(r->replica->detector().heartbeat_stopped()) + " alive=";
       for (uint32_t j = 0; j < replicas_.size(); ++j) {
         out += r->replica->detector().alive(j) ? "1" : "0";
       }
       out += "\n";
+      if (st.role != Role::kFollower) {
+        for (uint32_t j = 0; j < replicas_.size(); ++j) {
+          if (j != r->replica->id()) out += "    peer " + std::to_string(j) + ": " + r->plane->describe_peer(j) + "\n";
+        }
+      }
     }
     return out;
   }
@@ -287,7 +295,9 @@ class SimCluster {
       const auto& mine = replicas_[i]->machine.applied;
       for (size_t k = 0; k < mine.size(); ++k) {
         ASSERT_EQ(mine[k], (*longest)[k])
-            << context << ": replica " << i << " disagrees at applied position " << k;
+            << context << ": replica " << i << " disagrees at applied position " << k << " ("
+            << mine[k].request << "@" << mine[k].index << " vs " << (*longest)[k].request << "@"
+            << (*longest)[k].index << ")\n" << describe();
       }
     }
     std::set<std::string> seen;
