@@ -1,4 +1,4 @@
-import { buildCrd, PRINTER_COLUMNS } from './crd.js';
+import { buildCrd, expandObjectDefaults, PRINTER_COLUMNS } from './crd.js';
 import { API_GROUP, CRD_NAME } from './identity.js';
 import type { JSONSchema, ValidationRule } from './json-schema.js';
 import { DEFAULT_RDMA_RESOURCE_NAME, muClusterSchema, NFD_RDMA_CAPABLE_LABEL } from './schema.js';
@@ -183,5 +183,13 @@ describe('MuCluster CRD', () => {
     expect(conditions['x-kubernetes-list-map-keys']).toEqual(['type']);
     expect(conditions.items?.required).toEqual(['type', 'status', 'lastTransitionTime', 'reason', 'message']);
     expect(at('status.conditions[].status').enum).toEqual(['True', 'False', 'Unknown']);
+  });
+
+  it('writes object defaults out in full, so the CEL rules hold on the default literal itself', () => {
+    // kube-apiserver evaluates CEL on a default when it accepts the CRD: `{}` fails `self.respPort != ...`.
+    const spec = expandObjectDefaults(muClusterSchema).properties!.spec!;
+    expect(spec.default).toMatchObject({ replicas: 3, respPort: 6379, agentPort: 8790, fabricPort: 8791 });
+    expect(spec.properties!.engine!.default).toMatchObject({ failureThreshold: 2, recoveryThreshold: 6, scoreMax: 15 });
+    expect(muClusterSchema.properties!.spec!.default).toEqual({}); // the source stays terse
   });
 });

@@ -10,6 +10,7 @@ import {
   SHORT_NAMES,
   SINGULAR,
 } from './identity.js';
+import { applyDefaults } from './defaults.js';
 import type { JSONSchema } from './json-schema.js';
 import { muClusterSchema } from './schema.js';
 
@@ -71,7 +72,7 @@ export function buildCrd(schema: JSONSchema = muClusterSchema): Record<string, u
           name: API_VERSION,
           served: true,
           storage: true,
-          schema: { openAPIV3Schema: schema },
+          schema: { openAPIV3Schema: expandObjectDefaults(schema) },
           subresources: {
             status: {},
             scale: {
@@ -85,4 +86,29 @@ export function buildCrd(schema: JSONSchema = muClusterSchema): Record<string, u
       ],
     },
   };
+}
+
+/**
+ * The schema with every object default written out in full (`default: {}` → the object with its nested defaults).
+ * Equivalent for admission — the API server applies nested defaults either way — but kube-apiserver evaluates the
+ * CEL rules on the default literal itself when it accepts the CRD, and a rule such as
+ * `self.respPort != self.agentPort` fails on `{}` ("no such key: respPort").
+ */
+export function expandObjectDefaults(schema: JSONSchema): JSONSchema {
+  // Shared subschemas (e.g. FailoverRecord) stay shared: one copy each.
+  const done = new Map<JSONSchema, JSONSchema>();
+  const visit = (s: JSONSchema): JSONSchema => {
+    const seen = done.get(s);
+    if (seen) return seen;
+    const out: JSONSchema = { ...s };
+    done.set(s, out);
+    if (s.properties) out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, visit(v)]));
+    if (s.items) out.items = visit(s.items);
+    if (s.additionalProperties) out.additionalProperties = visit(s.additionalProperties);
+    if (s.type === 'object' && s.default !== null && typeof s.default === 'object' && !Array.isArray(s.default)) {
+      out.default = applyDefaults(s, s.default);
+    }
+    return out;
+  };
+  return visit(schema);
 }

@@ -29,3 +29,8 @@ export const ROLE_LEADER = 'leader';
 export const ANNOTATION_POD_SPEC_HASH = `${API_GROUP}/pod-spec-hash`;
 /** Set to "true" on a MuCluster to stop reconciliation (status is still observed and reported). */
 export const ANNOTATION_RECONCILIATION_PAUSED = `${API_GROUP}/reconciliation-paused`;
+/**
+ * Set by `kubectl mu switchover NAME --to MEMBER` on a MuCluster: the member that should lead. The operator records it
+ * as status.targetLeader, asks the current leader's agent to hand over, and removes the annotation when done.
+ */
+export const ANNOTATION_SWITCHOVER_TO = `${API_GROUP}/switchover-to`;

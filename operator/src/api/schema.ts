@@ -639,7 +639,8 @@ export const muClusterSchema: JSONSchema = {
   properties: {
     apiVersion: { type: 'string', description: 'APIVersion of this object.' },
     kind: { type: 'string', description: 'Kind of this object.' },
-    metadata: { type: 'object', description: 'Standard object metadata.' },
+    // Nothing but the type: kube-apiserver refuses a CRD whose root metadata schema says more (even a description).
+    metadata: { type: 'object' },
     spec: muClusterSpec,
     status: muClusterStatus,
   },

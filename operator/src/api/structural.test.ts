@@ -13,6 +13,14 @@ describe('structuralProblems', () => {
     expect(structuralProblems(withSpec({ a: { type: 'string', description: 'a' } }))).toEqual([]);
   });
 
+  it('allows nothing but the type on the root metadata (kube-apiserver rejects even a description)', () => {
+    const root = withSpec({ a: { type: 'string', description: 'a' } });
+    root.properties!.metadata = { type: 'object' };
+    expect(structuralProblems(root)).toEqual([]);
+    root.properties!.metadata = { type: 'object', description: 'Standard object metadata.' };
+    expect(structuralProblems(root)).toEqual(['metadata: the API server rejects description here; only type: object']);
+  });
+
   it.each<[string, Record<string, JSONSchema>, RegExp]>([
     ['a node without type', { a: { description: 'a' } }, /spec\.a: no type/],
     ['a property without description', { a: { type: 'string' } }, /spec\.a: no description/],

@@ -18,7 +18,8 @@ export function structuralProblems(root: JSONSchema): string[] {
     } else if (!s.type) {
       say('no type');
     }
-    if (isProperty && !s.description) say('no description');
+    // The root metadata is the exception: the API server rejects a description there (see the check at the end).
+    if (isProperty && !s.description && path !== 'metadata') say('no description');
     if (s.title) {
       const other = titles.get(s.title);
       if (other && other !== s) say(`title ${s.title} is used by another schema object`);
@@ -65,5 +66,8 @@ export function structuralProblems(root: JSONSchema): string[] {
   visit(root, '', false);
   const metadata = root.properties?.metadata;
   if (metadata?.properties) problems.push('metadata: the API server accepts only name/generateName constraints here');
+  // kube-apiserver: "metadata: Forbidden: must not specify anything other than name and generateName".
+  const extra = Object.keys(metadata ?? {}).filter((k) => k !== 'type' && k !== 'properties');
+  if (extra.length > 0) problems.push(`metadata: the API server rejects ${extra.join(', ')} here; only type: object`);
   return problems;
 }

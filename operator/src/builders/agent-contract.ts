@@ -28,3 +28,9 @@ export const AGENT_ENV = {
 export const AGENT_HEALTH_PATH = '/healthz';
 export const AGENT_READY_PATH = '/readyz';
 export const AGENT_STATUS_PATH = '/status';
+/**
+ * Leadership handover, asked of the current leader's agent by the operator (`kubectl mu switchover`): POST with a
+ * JSON body {"to": <replica id>}; 202 when the handover started, 409 when this agent does not lead, 404 when the
+ * agent does not offer it (the operator then reports SwitchoverNotSupported).
+ */
+export const AGENT_SWITCHOVER_PATH = '/switchover';

@@ -296,13 +296,30 @@ describe('computeStatus', () => {
       message: 'only 1 node matches spec.rdma.nodeSelector; 3 replicas need 3 (and MemlockTooLow)',
     });
 
-    // With quorum lost as well, QuorumLost leads and the problems ride along in the message.
+    // With quorum lost as well (it had formed: Available was True above), QuorumLost leads and the problems ride
+    // along in the message.
+    c.status = status;
     const lost = [0, 1, 2].map((id) => pod(c, id, { ready: id === 0 }));
     const degraded = computeStatus(observe(c, lost, { probes: healthyProbes(0), problems })).status.conditions!.find(
       (x) => x.type === 'Degraded',
     )!;
     expect(degraded.reason).toBe('QuorumLost');
     expect(degraded.message).toContain('; NodeNotRDMACapable: only 1 node matches');
+  });
+
+  it('is Bootstrapping, not QuorumLost, while a leader waits for the first majority to join', () => {
+    const c = cluster();
+    // The leader's agent answers before the kubelet has marked any pod Ready: no majority has ever formed.
+    const pods = [0, 1, 2].map((id) => pod(c, id, { ready: false }));
+    const first = computeStatus(observe(c, pods, { probes: healthyProbes(0) }));
+    expect(first.status.phase).toBe('Bootstrapping');
+    expect(brief(first.status)).toMatchObject({ Available: 'False/Bootstrapping', Degraded: 'False/Bootstrapping' });
+    expect(first.events.map((e) => e.reason)).not.toContain('QuorumLost');
+
+    c.status = first.status;
+    const ready = computeStatus(observe(c, [0, 1, 2].map((id) => pod(c, id)), { probes: healthyProbes(0), now: later(1) }));
+    expect(ready.status.phase).toBe('Ready');
+    expect(ready.events.map((e) => e.reason)).not.toContain('QuorumRestored');
   });
 
   it('reports the pause annotation, and Progressing as paused when work waits', () => {

@@ -6,7 +6,7 @@ import type { LeaderStatus, MuClusterStatus } from '../api/types.js';
 import { podName } from '../builders/names.js';
 import { replicaSelectorString } from '../builders/metadata.js';
 import type { AgentStatus } from './agent-status.js';
-import { withTransitions } from './conditions.js';
+import { findCondition, withTransitions } from './conditions.js';
 import { statusEvents, type ClusterEvent } from './events.js';
 import {
   dedupeTimelines,
@@ -61,6 +61,7 @@ export function computeStatus(o: ClusterObservation): StatusComputation {
     votingCount: members.filter((m) => m.id < n && isVoting(m)).length,
     ...(leader ? { leader: { member: leader.member, id: leader.id } } : {}),
     everLed: everLed || leader !== undefined,
+    quorumEverFormed: quorumEverFormed(previous),
     unhealthy: members.filter((m) => m.id < n && m.message !== undefined),
     progress: rolloutProgress(cluster, pods, o.desiredPodSpecHash, previous?.members, everLed || leader !== undefined),
     problems: o.problems,
@@ -92,6 +93,12 @@ export function computeStatus(o: ClusterObservation): StatusComputation {
     permissionSwitchSlowMicros: cluster.spec.monitoring.permissionSwitchSlowMicros,
   });
   return { status, events };
+}
+
+function quorumEverFormed(previous: MuClusterStatus | undefined): boolean {
+  const available = findCondition(previous?.conditions, 'Available');
+  if (available?.status === 'True' || available?.reason === 'QuorumLost' || available?.reason === 'NoLeader') return true;
+  return (previous?.failoverCount ?? 0) > 0;
 }
 
 /**

@@ -29,6 +29,14 @@ describe('failover timelines → records', () => {
     });
   });
 
+  it('keeps whole microseconds (the CRD schema type) when the agent reports fractions', () => {
+    const r = failoverRecord(c, timeline(0, 1, 0.4, { catchUpMicros: 17.982 }));
+    for (const k of ['detectionMicros', 'permissionSwitchMicros', 'catchUpMicros', 'totalMicros'] as const) {
+      expect(Number.isInteger(r[k])).toBe(true);
+    }
+    expect(r.catchUpMicros).toBe(18);
+  });
+
   it('without a grant time, takes the majority-th fastest switch: an unreachable replica does not count', () => {
     const t = timeline(0, 1, 0, {
       permissionsGrantedAtMicros: undefined,

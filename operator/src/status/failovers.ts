@@ -41,6 +41,7 @@ export function failoverRecord(cluster: MuCluster, t: LeaderChangeTimeline): Fai
   const startMicros = t.suspectedAtMicros ?? t.candidateAtMicros ?? t.detectedAtMicros;
   const totalMicros =
     span(startMicros, t.firstCommitAtMicros) ?? detectionMicros + permissionSwitchMicros + catchUpMicros;
+  // Agents time phases to fractions of a microsecond; status (and the CRD schema) keeps whole microseconds.
   const record: FailoverRecord = {
     id: t.id,
     from: podName(cluster, t.fromId),
@@ -48,10 +49,10 @@ export function failoverRecord(cluster: MuCluster, t: LeaderChangeTimeline): Fai
     fromId: t.fromId,
     toId: t.toId,
     detectedAt: microsToIso(t.detectedAtMicros),
-    detectionMicros,
-    permissionSwitchMicros,
-    catchUpMicros,
-    totalMicros,
+    detectionMicros: Math.round(detectionMicros),
+    permissionSwitchMicros: Math.round(permissionSwitchMicros),
+    catchUpMicros: Math.round(catchUpMicros),
+    totalMicros: Math.round(totalMicros),
     reason: camelCaseReason(t.reason ?? 'leader-failed'),
   };
   if (t.firstCommitAtMicros !== undefined) record.completedAt = microsToIso(t.firstCommitAtMicros);

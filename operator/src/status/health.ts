@@ -16,6 +16,11 @@ export interface HealthFacts {
   leader?: { member: string; id: number };
   /** A leader was ever observed: before that the cluster is bootstrapping, not broken. */
   everLed: boolean;
+  /**
+   * A voting majority was ever seen (Available was True before, or its loss was already reported): until then a
+   * short majority means members are still joining (Bootstrapping), not that quorum was lost.
+   */
+  quorumEverFormed: boolean;
   /** Desired members with something wrong, each with its message. */
   unhealthy: readonly MemberStatus[];
   progress: RolloutProgress;
@@ -52,6 +57,14 @@ function availableCondition(f: HealthFacts): ConditionValue {
     };
   }
   if (f.votingCount < f.majority) {
+    if (!f.quorumEverFormed) {
+      return {
+        type: 'Available',
+        status: 'False',
+        reason: 'Bootstrapping',
+        message: `waiting for a majority to join; ${quorum}${unhealthyList(f)}`,
+      };
+    }
     return { type: 'Available', status: 'False', reason: 'QuorumLost', message: `${quorum}${unhealthyList(f)}` };
   }
   if (!f.leader) {
@@ -132,12 +145,15 @@ function degradedCondition(f: HealthFacts, available: ConditionValue): Condition
         : '';
     return { type: 'Degraded', status: 'True', reason: problem.reason, message: `${problem.message}${more}` };
   }
-  if (!f.everLed && !f.leader) {
+  if (available.reason === 'Bootstrapping') {
     return {
       type: 'Degraded',
       status: 'False',
       reason: 'Bootstrapping',
-      message: 'the cluster has not elected its first leader yet',
+      message:
+        !f.everLed && !f.leader
+          ? 'the cluster has not elected its first leader yet'
+          : 'the first members are still joining',
     };
   }
   if (f.unhealthy.length > 0) {
@@ -163,8 +179,8 @@ function unhealthyList(f: HealthFacts): string {
 export function clusterPhase(f: HealthFacts, conditions: readonly ConditionValue[]): ClusterPhase {
   const get = (type: ConditionValue['type']) => conditions.find((c) => c.type === type)!;
   if (f.podCount === 0) return 'Pending';
-  if (f.progress.activity?.reason === 'Creating' || (!f.everLed && !f.leader)) return 'Bootstrapping';
   const available = get('Available');
+  if (f.progress.activity?.reason === 'Creating' || available.reason === 'Bootstrapping') return 'Bootstrapping';
   if (available.reason === 'QuorumLost') return 'QuorumLost';
   if (available.status !== 'True') return 'Degraded';
   const activity = f.progress.activity?.reason;

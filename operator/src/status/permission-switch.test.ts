@@ -20,4 +20,11 @@ describe('permissionSwitchStats', () => {
     expect(permissionSwitchStats([agent(0, 0)])).toEqual({ samples: 0, mechanismCounts: {} });
     expect(permissionSwitchStats([])).toBeUndefined();
   });
+
+  it('rounds to whole microseconds, as the CRD schema stores them', () => {
+    const stats = permissionSwitchStats([
+      agent(0, 0, { permissionSwitch: { recentMicros: [0.19, 13.338, 2.5], mechanismCounts: { accessFlags: 3 } } }),
+    ]);
+    expect(stats).toMatchObject({ p50Micros: 3, p99Micros: 13 });
+  });
 });

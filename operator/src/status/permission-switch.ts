@@ -16,7 +16,8 @@ export function permissionSwitchStats(statuses: readonly AgentStatus[]): Permiss
   const out: PermissionSwitchStatus = { samples: samples.length, mechanismCounts };
   const p50 = percentile(samples, 50);
   const p99 = percentile(samples, 99);
-  if (p50 !== undefined) out.p50Micros = p50;
-  if (p99 !== undefined) out.p99Micros = p99;
+  // Whole microseconds, as the CRD schema has them (agents report fractions).
+  if (p50 !== undefined) out.p50Micros = Math.round(p50);
+  if (p99 !== undefined) out.p99Micros = Math.round(p99);
   return out;
 }
