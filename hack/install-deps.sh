@@ -6,6 +6,7 @@
 #   verbs suite in qemu (hack/rxe-vm.sh):  rdma-core ibverbs-providers ibverbs-utils
 #           qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
 #   tests and tools:  iproute2 (network namespaces), redis-tools, valgrind
+#   benchmarks:       redis-server (`mu bench kv` runs a plain Redis beside Mu; never as a service)
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +14,7 @@ PACKAGES=(
   rdma-core ibverbs-providers ibverbs-utils
   qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
   iproute2 redis-tools valgrind
+  redis-server
 )
 
 say() { echo "[install-deps] $*"; }

@@ -43,6 +43,20 @@ run_tree() {
       if (d.points.length !== 10 || !(d.write_rtt.p50_us > 0)) throw new Error("unexpected results");' \
       "$dir/bench-$fabric.json" || fail "$name: mu-bench-fabric --fabric $fabric wrote bad JSON"
   done
+  # The replication and failover benchmarks' own runs on sim (deterministic, no ports; shapes only).
+  say "$name: mu-bench-replication and mu-bench-failover --fabric sim (smoke runs)"
+  "$dir/mu-bench-replication" --fabric sim --iters 200 --warmup 20 --rounds 2 --windows 1,8 \
+    --tput-requests 200 --cost-requests 500 >"$dir/bench-replication.json" 2>"$dir/bench-replication.log" \
+    || { cat "$dir/bench-replication.log"; fail "$name: mu-bench-replication"; }
+  "$dir/mu-bench-failover" --fabric sim --trials 2 --quiet-seconds 0.05 \
+    >"$dir/bench-failover.json" 2>"$dir/bench-failover.log" \
+    || { cat "$dir/bench-failover.log"; fail "$name: mu-bench-failover"; }
+  node -e 'const fs = require("fs");
+    const r = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const f = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    if (!(r.latency.p50_us > 0) || r.engine_cost.length !== 2 || f.trials.length !== 2 || f.failed_trials !== 0)
+      throw new Error("unexpected benchmark results");' "$dir/bench-replication.json" "$dir/bench-failover.json" \
+    || fail "$name: the replication/failover benchmarks wrote bad JSON"
   say "$name: passed in $((SECONDS - started)) s"
 }
 

@@ -1,6 +1,8 @@
 // The fabric benchmark: see bench_fabric.h for what is measured and in which time base.
 #include "bench_fabric.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -84,6 +86,7 @@ Status FabricBenchConfig::validate() const {
     }
   }
   if (op_timeout_ms == 0) return invalid("op_timeout_ms must be positive");
+  if (nic_cpu >= CPU_SETSIZE || poll_cpu >= CPU_SETSIZE) return invalid("nic_cpu/poll_cpu: no such CPU");
   return Status::Ok();
 }
 
@@ -311,6 +314,7 @@ class Bench {
     point->payload_bytes = bytes;
     point->inline_data = bytes <= max_inline();
     point->rtt = summarize_ns(samples);
+    if (config_.keep_samples) point->samples_ns = std::move(samples);
     point->wall_ns_per_op = static_cast<double>(wall_ns) / config_.iterations;
     BENCH_CHECK(point->rtt.samples == config_.iterations);
     return Status::Ok();
@@ -404,6 +408,30 @@ class Bench {
   uint64_t next_sequence_ = 1;
 };
 
+// Pins the calling thread to one CPU; restores the affinity it had on destruction.
+class ScopedAffinity {
+ public:
+  ScopedAffinity() { saved_ok_ = sched_getaffinity(0, sizeof saved_, &saved_) == 0; }
+  ~ScopedAffinity() { restore(); }
+  ScopedAffinity(const ScopedAffinity&) = delete;
+  ScopedAffinity& operator=(const ScopedAffinity&) = delete;
+  void pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    changed_ |= sched_setaffinity(0, sizeof set, &set) == 0;
+  }
+  void restore() {
+    if (changed_ && saved_ok_) sched_setaffinity(0, sizeof saved_, &saved_);
+    changed_ = false;
+  }
+
+ private:
+  cpu_set_t saved_{};
+  bool saved_ok_ = false;
+  bool changed_ = false;
+};
+
 void report(const FabricBenchConfig& config, const std::string& line) {
   if (config.progress) config.progress(line);
 }
@@ -424,12 +452,19 @@ Result<FabricBenchResult> run_fabric_bench(const FabricBenchConfig& config) {
   const auto wall_start = std::chrono::steady_clock::now();
 
   std::unique_ptr<Fabric> fabric;
+  ScopedAffinity affinity;
   if (config.fabric == BenchFabric::kSim) {
     fabric = std::make_unique<SimFabric>(config.seed);
   } else {
+    if (config.nic_cpu >= 0) affinity.pin(config.nic_cpu);  // the NIC threads inherit it
     auto soft = SoftFabric::open(config.busy_poll);
     if (!soft.ok()) return soft.status();
     fabric = std::move(soft.value());
+    if (config.poll_cpu >= 0) {
+      affinity.pin(config.poll_cpu);
+    } else {
+      affinity.restore();
+    }
   }
   const char* unit = fabric->virtual_time() ? "virtual us" : "us";
 

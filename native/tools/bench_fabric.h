@@ -47,6 +47,13 @@ struct FabricBenchConfig {
   bool busy_poll = false;  // soft: NIC threads spin instead of blocking (a free core each)
   // Wall-clock bound on one operation (soft) before the run is abandoned as stuck.
   uint32_t op_timeout_ms = 5'000;
+  // Keep every timed round trip in WritePoint::samples_ns (for benchmarks that merge or compare
+  // raw distributions, e.g. the replication benchmark's floor). Not written to JSON.
+  bool keep_samples = false;
+  // soft: CPU placement. nic_cpu >= 0: the two NIC threads are created on (and stay on) that CPU;
+  // poll_cpu >= 0: the measuring thread runs there. The caller's affinity is restored afterwards.
+  int nic_cpu = -1;
+  int poll_cpu = -1;
   // Optional: receives one human-readable line per phase (from the calling thread).
   std::function<void(const std::string&)> progress;
 
@@ -70,6 +77,7 @@ struct WritePoint {
   bool inline_data = false;
   LatencySummary rtt;
   double wall_ns_per_op = 0;  // wall-clock cost per WRITE round trip of the whole loop
+  std::vector<uint64_t> samples_ns;  // only with FabricBenchConfig::keep_samples (sorted)
 };
 
 struct PermissionFigures {

@@ -99,6 +99,7 @@ std::string validate(const EngineConfig& c) {
 
 struct Engine::Resources {
   std::unique_ptr<fabric::Device> device;
+  fabric::SoftDevice* soft = nullptr;  // device, when it is the soft fabric (fault hooks)
   std::unique_ptr<fabric::Bootstrap> bootstrap;
   std::unique_ptr<AlignedBuffer> log, background, scratch;
   std::unique_ptr<fabric::MemoryRegion> log_mr, background_mr, scratch_mr;
@@ -138,6 +139,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
     sc.busy_poll = config.busy_poll;
     std::unique_ptr<fabric::SoftDevice> soft;
     if (Status s = take(fabric::open_soft_device(sc), &soft, "soft fabric"); !s.ok()) return s;
+    res->soft = soft.get();
     res->device = std::move(soft);
   } else {
 #if defined(MU_WITH_VERBS)
@@ -390,6 +392,8 @@ void Engine::watch_links() {
 
 core::ReplicationPlane& Engine::plane_on_engine_thread() { return resources_->replica->plane(); }
 
+fabric::SoftDevice* Engine::soft_device() { return resources_->soft; }
+
 void Engine::leave() {
   std::lock_guard<std::mutex> lock(mutex_);
   leave_requested_ = true;
@@ -462,8 +466,16 @@ void Engine::run() {
       work.clear();
     }
     idle_polls = progress ? 0 : idle_polls + 1;
-    // Busy-polling is Mu's speed; a replica that is not asked to spin yields when idle.
-    if (!config_.busy_poll && idle_polls > 64) sched_yield();
+    // Busy-polling is Mu's speed. A replica not asked to spin backs off when idle: it yields,
+    // then naps briefly, so idle replicas do not starve each other on a small machine; the
+    // heartbeat still moves every nap, far more often than peers read it.
+    if (!config_.busy_poll && idle_polls > 64) {
+      if (idle_polls > 4096) {
+        std::this_thread::sleep_for(std::chrono::microseconds(config_.idle_nap_us));
+      } else {
+        sched_yield();
+      }
+    }
   }
 }
 

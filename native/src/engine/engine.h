@@ -18,6 +18,10 @@
 #include "core/replica.h"
 #include "mu/fabric/fabric.h"
 
+namespace mu::fabric {
+class SoftDevice;
+}
+
 namespace mu::engine {
 
 struct Member {
@@ -41,7 +45,8 @@ struct EngineConfig {
   core::ReplicationConfig replication;
   core::DetectorConfig detector;
   std::optional<uint32_t> static_leader;  // tests/experiments: fix the leader (no detector)
-  bool busy_poll = true;        // the engine thread spins; false: it yields when idle
+  bool busy_poll = true;        // the engine thread spins; false: it yields, then naps, when idle
+  uint32_t idle_nap_us = 100;   // the nap of an idle, non-spinning engine thread
   int bootstrap_timeout_ms = 30000;
   // A brand-new cluster (set once, by whoever creates it): this replica's empty log is the
   // history. Otherwise it starts as a learner and must be caught up before it counts.
@@ -97,6 +102,9 @@ class Engine {
   // machine callbacks). Never touch it from another thread: use post().
   core::ReplicationPlane& plane_on_engine_thread();
   const EngineConfig& config() const { return config_; }
+  // The soft fabric's device, for its fault hooks (delay, hold, loss; chaos tests); nullptr on
+  // other fabrics. The hooks are thread-safe.
+  fabric::SoftDevice* soft_device();
 
  private:
   struct Resources;

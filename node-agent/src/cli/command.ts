@@ -23,6 +23,8 @@ export interface CommandContext {
   flags: FlagValues;
   io: CliIo;
   path: string; // e.g. "mu bench fabric"
+  /** The arguments after the command's name, untouched (commands with passthrough: their own parser). */
+  args: readonly string[];
 }
 
 export interface Command {
@@ -32,6 +34,8 @@ export interface Command {
   subcommands?: Command[];
   flags?: FlagSpec[];
   examples?: string[];
+  /** The command parses its own arguments (and --help): `mu agent`, whose settings are also env/file driven. */
+  passthrough?: boolean;
   run?: (ctx: CommandContext) => Promise<number>;
 }
 
@@ -53,7 +57,7 @@ export class CliError extends Error {
 }
 
 export type Resolution =
-  | { kind: 'run'; command: Command; path: string; flags: FlagValues }
+  | { kind: 'run'; command: Command; path: string; flags: FlagValues; args: readonly string[] }
   | { kind: 'help'; command: Command; path: string };
 
 function isHelp(arg: string): boolean {
@@ -185,9 +189,10 @@ export function resolve(root: Command, argv: readonly string[]): Resolution {
     path = `${path} ${next.name}`;
     i++;
   }
+  if (command.passthrough) return { kind: 'run', command, path, flags: {}, args: argv.slice(i) };
   const flags = parseFlags(command, path, argv.slice(i));
   if (flags === 'help') return { kind: 'help', command, path };
-  return { kind: 'run', command, path, flags };
+  return { kind: 'run', command, path, flags, args: argv.slice(i) };
 }
 
 function names(command: Command): string {

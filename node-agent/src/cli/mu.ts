@@ -6,7 +6,12 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { type CliIo, CliError, type Command, helpText, resolve } from './command.js';
+import { agentCommand } from './commands/agent.js';
 import { benchFabricCommand } from './commands/bench-fabric.js';
+import { benchFailoverCommand } from './commands/bench-failover.js';
+import { benchKvCommand } from './commands/bench-kv.js';
+import { benchReplicationCommand } from './commands/bench-replication.js';
+import { localCommand } from './commands/local.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -17,13 +22,15 @@ export const root: Command = {
   summary: 'Mu on Kubernetes: microsecond state machine replication over one-sided RDMA',
   description:
     'mu — Mu on Kubernetes: microsecond state machine replication over one-sided RDMA.\n' +
-    'Benchmarks and tools for the native engine (more commands arrive with the engine).',
+    'Run a replica with its node agent, a local cluster of them, and benchmarks of the native engine.',
   subcommands: [
+    agentCommand,
+    localCommand,
     {
       name: 'bench',
       summary: 'benchmarks (JSON + PNG results)',
       description: 'Benchmarks of the engine and its fabrics; results as a table, JSON and a PNG plot.',
-      subcommands: [benchFabricCommand],
+      subcommands: [benchFabricCommand, benchReplicationCommand, benchFailoverCommand, benchKvCommand],
     },
   ],
 };
@@ -41,7 +48,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       io.out(helpText(resolution.command, resolution.path));
       return EXIT_OK;
     }
-    return await resolution.command.run!({ flags: resolution.flags, io, path: resolution.path });
+    return await resolution.command.run!({ flags: resolution.flags, io, path: resolution.path, args: resolution.args });
   } catch (error) {
     if (error instanceof CliError) {
       io.err(`mu: ${error.message}\n  hint: ${error.hint}\n`);

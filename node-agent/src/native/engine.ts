@@ -6,6 +6,11 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { ReplicaApi } from './replica.js';
+
+export type * from './replica.js';
+export { decodeResp, RespError } from './replica.js';
+
 export type FabricName = 'sim' | 'soft';
 /** 'wall-clock' on real fabrics; 'virtual' on sim (scheduler steps × step_ns, not a machine's time). */
 export type TimeBase = 'wall-clock' | 'virtual';
@@ -69,8 +74,8 @@ export interface FabricBenchOptions {
   onProgress?: (line: string) => void;
 }
 
-/** The addon's exports (native/src/binding/addon.cc). */
-export interface MuEngine {
+/** The addon's exports (native/src/binding/addon.cc); startReplica and friends: replica.ts. */
+export interface MuEngine extends ReplicaApi {
   version(): string;
   /** Fabric backends compiled into this build, e.g. ['sim', 'soft', 'verbs']. */
   readonly fabrics: readonly string[];
@@ -128,7 +133,8 @@ export function loadEngine(): MuEngine {
     throw new EngineLoadError(`cannot load the native engine ${path}: ${(cause as Error).message}`,
       'rebuild it with `node hack/build-addon.mjs`', cause);
   }
-  if (typeof engine.benchFabric !== 'function' || typeof engine.version !== 'function') {
+  if (typeof engine.benchFabric !== 'function' || typeof engine.version !== 'function' ||
+    typeof engine.startReplica !== 'function') {
     throw new EngineLoadError(`${path} does not export the Mu engine API`, 'rebuild it with `node hack/build-addon.mjs`');
   }
   cached = engine;

@@ -1,0 +1,140 @@
+// Three agent processes on the soft fabric (the same code path as pods and `mu local`): the leader is killed or
+// terminated, and the survivors' /status must show the new leader and its failover timeline. Generous timeouts and a
+// slack failure detector (1 ms reads, ~250 ms of silence to fail): these run on loaded 2-core machines, where a
+// process sharing the cores with a dozen others is descheduled for tens of milliseconds at a time.
+import { agentStatusProblem } from '../../../operator/src/agents/status-client.js';
+import { RespProbe } from '../cli/resp-probe.js';
+import { main as mu } from '../cli/mu.js';
+import { LocalCluster } from './local-cluster.js';
+import type { StatusDocument } from './status.js';
+import { testBasePort } from './testing/ports.js';
+
+const READY_MS = 120_000;
+const FAILOVER_MS = 60_000;
+const SCORE_MAX = 255;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number,
+  context: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function setThroughLeader(cluster: LocalCluster, leader: number, key: string, value: string): Promise<void> {
+  const probe = new RespProbe('127.0.0.1', cluster.replicas[leader]!.respPort, 10_000);
+  try {
+    await until(`SET ${key} on replica ${leader}`, async () =>
+      (await probe.command(['SET', key, value]).catch(() => ({ line: 'error' }))).line === '+OK', 30_000);
+  } finally {
+    probe.close();
+  }
+}
+
+async function getFrom(cluster: LocalCluster, id: number, key: string): Promise<string> {
+  const probe = new RespProbe('127.0.0.1', cluster.replicas[id]!.respPort, 10_000);
+  try {
+    return (await probe.command(['GET', key])).line;
+  } finally {
+    probe.close();
+  }
+}
+
+const logs = (cluster: LocalCluster): string =>
+  cluster.replicas.map((r) => `--- agent ${r.id}\n${cluster.logTail(r.id, 30)}`).join('\n');
+
+describe('three agents on the soft fabric', () => {
+  let cluster: LocalCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  test('SIGKILL of the leader: the survivors\' /status shows the new leader and the failover timeline', async () => {
+    cluster = LocalCluster.start({ replicas: 3, basePort: testBasePort(0), heartbeatPeriodMicros: 1000, scoreMax: SCORE_MAX });
+    const c = cluster;
+    const old = await c.waitReady(READY_MS);
+    await setThroughLeader(c, old, 'before-failover', 'kept');
+    const killedAtMicros = Date.now() * 1000;
+    c.kill(old, 'SIGKILL');
+    expect(await c.waitExit(old, 10_000)).toMatchObject({ signal: 'SIGKILL' });
+    const survivors = c.replicas.filter((r) => r.id !== old).map((r) => r.id);
+
+    // Every survivor names the same new leader, and that leader reports the failover from the killed one.
+    const { leader, docs } = await until('a new leader with its failover timeline', async () => {
+      const docs = await Promise.all(survivors.map((id) => c.status(id)));
+      if (docs.some((d) => !d)) return undefined;
+      const views = new Set(docs.map((d) => d!.leaderId));
+      const leader = docs[0]!.leaderId;
+      if (views.size !== 1 || leader === null || leader === old) return undefined;
+      const doc = docs.find((d) => d!.replicaId === leader)!;
+      const failover = doc.failovers.find((f) => f.fromId !== null && (f.candidateAtMicros ?? 0) >= killedAtMicros - 5e6);
+      return doc.role === 'leader' && failover ? { leader, docs: docs as StatusDocument[] } : undefined;
+    }, FAILOVER_MS, () => logs(c));
+
+    for (const doc of docs) {
+      expect(agentStatusProblem(doc)).toBeUndefined();
+      expect(doc.leaderId).toBe(leader);
+      const view = (doc.members as { id: number; alive: boolean }[]).find((m) => m.id === old)!;
+      expect(view.alive).toBe(false);
+    }
+    const doc = docs.find((d) => d.replicaId === leader)!;
+    const f = doc.failovers.find((x) => x.fromId !== null && (x.candidateAtMicros ?? 0) >= killedAtMicros - 5e6)! as
+      StatusDocument['failovers'][number] & { detectionMicros: number; permissionSwitchMicros: number; totalMicros: number };
+    expect(f).toMatchObject({ toId: leader, reason: 'leader-failed', id: `${leader}@${f.candidateAtMicros}` });
+    // With several failovers in a row on a loaded machine, the one that counts may come from a survivor; the first
+    // after the kill is from the killed leader.
+    expect(doc.failovers.some((x) => x.fromId === old)).toBe(true);
+    expect(f.detectionMicros).toBeGreaterThan(0);
+    expect(f.permissionSwitchMicros).toBeGreaterThan(0);
+    expect(f.totalMicros).toBeGreaterThan(0);
+    expect(f.suspectedAtMicros!).toBeLessThanOrEqual(f.detectedAtMicros);
+    expect(f.detectedAtMicros).toBeLessThanOrEqual(f.permissionsGrantedAtMicros!);
+    expect(f.permissionsGrantedAtMicros!).toBeLessThanOrEqual(f.firstCommitAtMicros!);
+    // A majority granted: the new leader and the other survivor, each timed.
+    expect(f.permissionSwitches.map((s) => s.replica).sort()).toEqual([...survivors].sort());
+    for (const s of f.permissionSwitches) expect(s.durationMicros).toBeGreaterThan(0);
+
+    // The acknowledged write survived, and the new leader takes writes.
+    expect(await getFrom(c, leader, 'before-failover')).toBe('kept');
+    await setThroughLeader(c, leader, 'after-failover', 'yes');
+  }, 300_000);
+
+  test('SIGTERM of the leader: it hands over, exits 0, and another replica leads', async () => {
+    cluster = LocalCluster.start({ replicas: 3, basePort: testBasePort(1), heartbeatPeriodMicros: 1000, scoreMax: SCORE_MAX });
+    const c = cluster;
+    const old = await c.waitReady(READY_MS);
+    await setThroughLeader(c, old, 'k', 'v');
+    // The hand-over needs the others alive (they must still be a majority without the leader).
+    await until('the leader to see both peers alive', async () => {
+      const doc = await c.status(old);
+      return doc && (doc.members as { alive: boolean }[]).every((m) => m.alive);
+    }, FAILOVER_MS, () => logs(c));
+    c.kill(old, 'SIGTERM');
+    expect(await c.waitExit(old, 30_000)).toEqual({ code: 0, signal: null });
+    expect(c.logTail(old, 50)).toMatch(/"msg":"leadership handed over"/);
+    const leader = await until('a new leader', async () => {
+      const l = await c.leader();
+      return l !== null && l !== old ? l : undefined;
+    }, FAILOVER_MS, () => logs(c));
+    expect(await getFrom(c, leader, 'k')).toBe('v');
+  }, 300_000);
+
+  test('mu local --once: addresses, the leader, one status line, then everything stopped', async () => {
+    let out = '';
+    let err = '';
+    const base = testBasePort(2);
+    const status = await mu(['local', '--replicas', '3', '--base-port', String(base), '--once', '--probes', '5',
+      '--ready-timeout', '120'], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+    expect({ status, err }).toEqual({ status: 0, err: '' });
+    for (let id = 0; id < 3; id++) {
+      expect(out).toContain(`replica ${id}  RESP 127.0.0.1:${base + 10 * id}  agent http://127.0.0.1:${base + 10 * id + 1}`);
+    }
+    expect(out).toMatch(/^leader: replica \d \(RESP 127\.0\.0\.1:\d+\)$/m);
+    expect(out).toMatch(/^time\s+leader\s+FUO\s+commit\s+ops\/s\s+p50 µs\s+p99 µs\s+roles$/m);
+    expect(out).toMatch(/mu local: stopped every agent \(exit: 0:0 1:0 2:0\)/);
+  }, 300_000);
+});
