@@ -31,8 +31,9 @@ struct DetectorConfig {
   // A leader whose replication has pending work and no progress for this long stops its heartbeat
   // so that the others replace it (fate sharing).
   uint64_t fate_share_ns = 50'000'000;
-  // Reads failing for this long: the QP is cycled to re-establish the connection.
-  uint64_t connection_timeout_ns = 20'000'000;
+  // Reads failing for this long: the QP is cycled to re-establish the connection. Also the grace
+  // a peer gets before its first answer (its first READ opens the connection).
+  uint64_t connection_timeout_ns = 200'000'000;
 };
 // Returns "" or the name of the setting that is wrong and why.
 std::string validate(const DetectorConfig& c);

@@ -44,7 +44,7 @@ int PermissionManager::poll() {
   int served = 0;
   // In id order: requests seen in the same pass are served lowest id first, so the highest id
   // ends holding permission — deterministic, and every candidate still gets its ack.
-  for (uint32_t c = 0; c < kMaxReplicas; ++c) {
+  for (uint32_t c = 0; c <= peers_.size(); ++c) {  // ids are 0..n-1
     PermissionSlot request;
     if (!PermissionSlot::load(&bg->requests[c], &request)) continue;
     if (request.seq <= served_seq_[c]) continue;

@@ -26,6 +26,7 @@ SimClusterOptions detector_options(uint32_t replicas) {
   o.config.request_timeout_ns = 100'000;
   o.detector.read_period_ns = 10'000;
   o.detector.fate_share_ns = 2'000'000;
+  o.detector.connection_timeout_ns = 20'000'000;
   return o;
 }
 

@@ -91,6 +91,7 @@ TEST(KvReplica, LeaderServesFollowersRedirectAllApply) {
       c.engine.busy_poll = false;
       c.engine.bootstrap = true;
       c.engine.detector.read_period_ns = 1'000'000;
+      c.engine.detector.score_max = 40;
       c.resp_bind = "127.0.0.1";
       auto r = KvReplica::start(c);
       if (r.ok()) {
