@@ -520,6 +520,21 @@ Napi::Object stats_object(Napi::Env env, const ReplicaCore& core, const KvReplic
   o.Set("duplicateBatchesSkipped", js.u64(r.duplicate_batches_skipped));
   o.Set("peerFailures", js.u64(r.peer_failures));
   o.Set("catchUpImpossible", js.u64(r.catch_up_impossible));
+  {
+    // Leader's propose→decided latency histogram: per-bucket counts (not cumulative).
+    Napi::Object h = Napi::Object::New(env);
+    Napi::Array bounds = Napi::Array::New(env, core::kLatencyBuckets - 1);
+    Napi::Array counts = Napi::Array::New(env, core::kLatencyBuckets);
+    for (uint32_t i = 0; i + 1 < core::kLatencyBuckets; ++i) {
+      bounds.Set(i, js.u64(core::kLatencyBoundsMicros[i]));
+    }
+    for (uint32_t i = 0; i < core::kLatencyBuckets; ++i) counts.Set(i, js.u64(r.latency_buckets[i]));
+    h.Set("boundsMicros", bounds);
+    h.Set("counts", counts);
+    h.Set("sumMicros", js.num(static_cast<double>(r.latency_sum_ns) / 1000.0));
+    h.Set("count", js.u64(r.latency_count));
+    o.Set("replicationLatency", h);
+  }
 
   Napi::Array peers = Napi::Array::New(env, e.peers.size());
   for (uint32_t i = 0; i < e.peers.size(); ++i) {

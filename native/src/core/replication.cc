@@ -571,6 +571,7 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
   uint8_t* local = ring() + at % ring_bytes();
   const uint32_t bytes = static_cast<uint32_t>(encode_entry(local, h, payload));
   Inflight f;
+  f.posted_ns = now();
   f.index = index;
   f.vpos = at;
   f.bytes = bytes;
@@ -784,6 +785,12 @@ void ReplicationPlane::advance_commit() {
   while (!inflight_.empty() &&
          static_cast<uint32_t>(__builtin_popcount(inflight_.front().acks & voter_mask())) >= needed) {
     const Inflight& f = inflight_.front();
+    const uint64_t latency_ns = now() - f.posted_ns;
+    size_t bucket = 0;
+    while (bucket + 1 < kLatencyBuckets && latency_ns > kLatencyBoundsMicros[bucket] * 1000) ++bucket;
+    ++stats_.latency_buckets[bucket];
+    stats_.latency_sum_ns += latency_ns;
+    ++stats_.latency_count;
     commit_index_ = f.index + 1;
     commit_vpos_ = f.vpos + f.bytes;
     inflight_.pop_front();

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <functional>
 #include <optional>
 #include <string>
@@ -76,6 +77,12 @@ struct ProposeResult {
 enum class Role : uint8_t { kFollower, kCandidate, kLeader };
 const char* to_string(Role r);
 
+// Upper bounds (µs) of the propose→decided latency histogram the leader keeps; the last bucket
+// counts everything above.
+constexpr uint64_t kLatencyBoundsMicros[] = {1,   2,   5,    10,   20,   50,    100,
+                                             200, 500, 1000, 2000, 5000, 10000, 100000};
+constexpr size_t kLatencyBuckets = std::size(kLatencyBoundsMicros) + 1;
+
 struct ReplicationStats {
   Role role = Role::kFollower;
   std::optional<uint32_t> leader;
@@ -99,6 +106,10 @@ struct ReplicationStats {
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
   bool voter = true;
   const char* phase = "idle";  // leader path: acquire, read-headers, ..., ready
+  // Leader: time from an entry's WRITEs being posted to its decision, per decided entry.
+  uint64_t latency_buckets[kLatencyBuckets] = {};
+  uint64_t latency_sum_ns = 0;
+  uint64_t latency_count = 0;
 };
 
 // One replica's permission switch for us, as its acknowledgement reported it.
@@ -187,6 +198,7 @@ class ReplicationPlane {
   };
 
   struct Inflight {
+    uint64_t posted_ns = 0;  // when its WRITEs were posted (latency histogram)
     uint64_t index = 0;
     uint64_t vpos = 0;  // where the entry starts
     uint32_t bytes = 0;

@@ -191,6 +191,10 @@ describe('the agent\'s HTTP endpoints, on loopback, with a real one-replica engi
     expect(sample(samples, 'mu_failovers_total', { ...one, from: 'none', to: '0' })).toBe(1);
     expect(sample(samples, 'mu_permission_switch_seconds_count', { ...one, mechanism: 'accessFlags' })).toBeGreaterThan(0);
     expect(types.get('mu_permission_switch_seconds')).toBe('histogram');
+    // Every decided entry is in the replication latency histogram, and the exact sum is positive.
+    expect(types.get('mu_replication_latency_seconds')).toBe('histogram');
+    expect(sample(samples, 'mu_replication_latency_seconds_count', one)).toBe(sample(samples, 'mu_commits_total', one));
+    expect(sample(samples, 'mu_replication_latency_seconds_total', one)).toBeGreaterThan(0);
     expect(types.get('mu_failovers_total')).toBe('counter');
     expect(types.get('mu_peer_heartbeat_score')).toBe('gauge');
     expect(sample(samples, 'mu_replica_info', { ...one, cluster: 'http-test', fabric: 'soft' })).toBe(1);

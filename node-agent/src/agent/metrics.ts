@@ -4,6 +4,9 @@
 // failover phases and permission switches are histograms.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+// The engine's latency histogram bounds (native/src/core/replication.h kLatencyBoundsMicros).
+const LATENCY_BOUNDS_MICROS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000];
+
 import type { ReplicaEvent, ReplicaStats } from '../native/replica.js';
 import type { AgentConfig } from './config.js';
 import { agentRole, type Readiness, toFailover } from './status.js';
@@ -45,6 +48,9 @@ export class AgentMetrics {
   private readonly peerEvents: Counter<'peer' | 'event'>;
   private readonly failoverPhase: Histogram<'phase'>;
   private readonly permissionSwitch: Histogram<'mechanism'>;
+  private readonly replicationLatency: Histogram<string>;
+  private latencyCountsSeen: number[] = [];
+  private readonly latencySum: Gauge;
 
   constructor(config: AgentConfig, version: string, fabric: string, withProcessMetrics = true) {
     const r = [this.registry];
@@ -97,6 +103,13 @@ export class AgentMetrics {
     this.failoverPhase = new Histogram({ name: 'mu_failover_phase_seconds',
       help: 'Failover phases completed by this replica as new leader: detection, permission_switch, catch_up, total',
       registers: r, labelNames: ['phase'], buckets: FAILOVER_BUCKETS });
+    // Buckets equal the engine's, so bucket counts are exact; _sum uses each bucket's upper bound
+    // (the engine's exact sum is mu_replication_latency_seconds_total).
+    this.replicationLatency = new Histogram({ name: 'mu_replication_latency_seconds',
+      help: 'Leader: time from posting an entry\'s WRITEs to its decision (majority), per decided entry',
+      registers: r, buckets: LATENCY_BOUNDS_MICROS.map((us) => us / 1e6) });
+    this.latencySum = new Gauge({ name: 'mu_replication_latency_seconds_total',
+      help: 'Leader: exact sum of the replication latencies counted in mu_replication_latency_seconds', registers: r });
     this.permissionSwitch = new Histogram({ name: 'mu_permission_switch_seconds',
       help: 'Permission switches made by this replica (revoke the old leader, grant the new one), by mechanism',
       registers: r, labelNames: ['mechanism'], buckets: SWITCH_BUCKETS });
@@ -120,6 +133,19 @@ export class AgentMetrics {
     }
   }
 
+  /** New entries of the engine's latency histogram since the last scrape, bucket by bucket. */
+  private observeLatency(h: ReplicaStats['replicationLatency'] | undefined): void {
+    if (!h) return;
+    h.counts.forEach((count, i) => {
+      const fresh = count - (this.latencyCountsSeen[i] ?? 0);
+      if (fresh <= 0) return;
+      const upper = i < h.boundsMicros.length ? h.boundsMicros[i] : 2 * h.boundsMicros[h.boundsMicros.length - 1];
+      for (let k = 0; k < fresh; ++k) this.replicationLatency.observe(upper / 1e6);
+    });
+    this.latencyCountsSeen = [...h.counts];
+    this.latencySum.set(h.sumMicros / 1e6);
+  }
+
   /** At scrape time: the snapshot's gauges and cumulative counters, and timelines not yet counted. */
   refresh(stats: ReplicaStats, ready: Readiness): void {
     const role = agentRole(stats);
@@ -137,6 +163,7 @@ export class AgentMetrics {
     this.pending.set(stats.pendingRequests);
     this.confirmedFollowers.set(stats.confirmedFollowers);
     this.heartbeatStopped.set(stats.heartbeatStopped ? 1 : 0);
+    this.observeLatency(stats.replicationLatency);
     for (const p of stats.peers) {
       this.peerScore.set({ peer: String(p.id) }, p.score);
       this.peerAlive.set({ peer: String(p.id) }, p.alive ? 1 : 0);

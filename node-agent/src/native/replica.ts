@@ -148,6 +148,9 @@ export interface ReplicaStats {
   duplicateBatchesSkipped: number;
   peerFailures: number;
   catchUpImpossible: number;
+  /** Leader: propose→decided latency per decided entry; counts per bucket (not cumulative), the
+   *  last bucket above the last bound. */
+  replicationLatency: { boundsMicros: number[]; counts: number[]; sumMicros: number; count: number };
   peers: { id: number; alive: boolean; score: number }[];
   heartbeat: number;
   heartbeatStopped: boolean;
