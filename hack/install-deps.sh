@@ -5,7 +5,7 @@
 #   build:  build-essential cmake ninja-build libssl-dev libgtest-dev libibverbs-dev
 #   verbs suite in qemu (hack/rxe-vm.sh):  rdma-core ibverbs-providers ibverbs-utils
 #           qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
-#   tests and tools:  iproute2 (network namespaces), redis-tools, valgrind
+#   tests and tools:  iproute2 (network namespaces), nftables (chaos partitions), redis-tools, valgrind
 #   benchmarks:       redis-server (`mu bench kv` runs a plain Redis beside Mu; never as a service)
 set -euo pipefail
 
@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build libssl-dev libgtest-dev libibverbs-dev
   rdma-core ibverbs-providers ibverbs-utils
   qemu-system-x86 linux-image-amd64 busybox-static cpio kmod
-  iproute2 redis-tools valgrind
+  iproute2 nftables redis-tools valgrind
   redis-server
 )
 

@@ -139,6 +139,16 @@ void PermissionManager::on_completion(const fabric::Completion& c) {
   if (c.status != fabric::WcStatus::kSuccess) ++ack_failures_;
 }
 
+void PermissionManager::forget(uint32_t peer) {
+  assert(peer < kMaxReplicas);
+  served_seq_[peer] = 0;
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  std::memset(&bg->requests[peer], 0, sizeof bg->requests[peer]);
+  // What it may write to our log is decided again when it asks (or when we grant it).
+  desired_access_[peer] = kRemoteRead;
+  if (holder_ == peer) holder_ = kMaxReplicas;
+}
+
 std::vector<PermissionSwitch> PermissionManager::take_switches() {
   std::vector<PermissionSwitch> out;
   out.swap(switches_);

@@ -65,6 +65,8 @@ class PermissionManager {
   uint32_t access_for(uint32_t peer) const { return desired_access_[peer]; }
   // Switches since the last call (for timelines, stats and events).
   std::vector<PermissionSwitch> take_switches();
+  // A peer restarted: forget its old requests (served numbers and the slot it wrote).
+  void forget(uint32_t peer);
   const PermissionSwitch* last_switch() const { return has_last_ ? &last_ : nullptr; }
   uint64_t ack_failures() const { return ack_failures_; }
 

@@ -18,6 +18,7 @@ constexpr uint64_t kIndexBits = 36;  // wr value = [term:12][index:36]
 constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
 constexpr size_t kAppliedBatchHistory = 1 << 16;
 constexpr int kCompletionsPerPoll = 32;
+constexpr uint64_t kCatchUpChunkBytes = 1 << 20;
 }  // namespace
 
 const char* to_string(ProposeStatus s) {
@@ -160,6 +161,7 @@ void ReplicationPlane::update_peer(const PeerLink& fresh) {
   PeerLink* p = link(fresh.id);
   assert(p != nullptr && fresh.log_qp == p->log_qp && fresh.bg_qp == p->bg_qp);
   *p = fresh;
+  permissions_.forget(p->id);  // first: the new incarnation starts without write access
   fabric::cycle_qp(*memory_.device, *p->log_qp, permissions_.access_for(p->id), p->log_qp_peer);
   fabric::cycle_qp(*memory_.device, *p->bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
                    p->bg_qp_peer);
@@ -474,7 +476,9 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
   uint64_t at = from_vpos;
   while (at < to_vpos) {
     const uint64_t offset = at % ring_bytes();
-    const uint64_t chunk = std::min<uint64_t>(to_vpos - at, ring_bytes() - offset);
+    // Bounded WRITEs: fabrics cap one message (the soft NIC at 4 MiB); the QP keeps their order.
+    const uint64_t chunk = std::min<uint64_t>(
+        {to_vpos - at, ring_bytes() - offset, kCatchUpChunkBytes});
     if (!post_write(p, WrKind::kCatchUp, tag(0), ring() + offset, memory_.log_mr->lkey(),
                     static_cast<uint32_t>(chunk), kHeaderBytes + offset, false)) {
       return;
