@@ -448,6 +448,33 @@ TEST(SoftDevice, SendQueueBoundAndHoldAndDelay) {
   peer_qp.reset();
 }
 
+// The loss hook: moderate loss only delays operations (retransmissions, in order); an
+// operation lost on every one of its 8 transmissions fails the QP as RC's retry count would.
+TEST(SoftDevice, LossHookRetransmitsThenFailsTheQp) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  a.device->set_outgoing_loss(200'000, 100);  // 20%: P(8 losses in a row) = 2.6e-6 per op
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 100 + i)).ok());
+  }
+  auto done = wait_completions(a, 50);
+  ASSERT_EQ(done.size(), 50u);
+  for (size_t i = 0; i < done.size(); ++i) {
+    EXPECT_EQ(done[i].status, WcStatus::kSuccess);
+    EXPECT_EQ(done[i].wr_id, 100 + i) << "RC completes in order";
+  }
+
+  a.device->set_outgoing_loss(1'000'000, 2'000);  // everything lost
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 7)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(14))
+      << "7 retransmissions, 2 ms apart";
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+  a.device->set_outgoing_loss(0, 0);
+}
+
 TEST(SoftDevice, PeerDeviceGoneGivesRetryExceeded) {
   Endpoint a(open_device("a"));
   auto b = std::make_unique<Endpoint>(open_device("b"));

@@ -33,6 +33,12 @@ class SoftDevice : public Device {
   // each outgoing operation; drop the connection of a QP as if the network failed.
   virtual void hold_outgoing(bool hold) = 0;
   virtual void set_outgoing_delay_us(uint32_t delay_us) = 0;
+  // Packet loss as a reliable-connected transport sees it: each transmission of an outgoing
+  // operation is lost with probability per_million / 10^6; a lost operation is retransmitted
+  // after retransmit_us, and the operations behind it on the same QP wait (RC delivers in
+  // order). After 7 retransmissions (an RC retry_cnt of 7) the QP fails with kRetryExceeded,
+  // as a real NIC's would. 0 turns loss off.
+  virtual void set_outgoing_loss(uint32_t per_million, uint32_t retransmit_us) = 0;
 };
 
 Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config);

@@ -88,6 +88,8 @@ constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // An operation on the wire without a response for this long fails with kRetryExceeded
 // (rdma_rxe: ack timeout × retry count; catches a frozen peer whose kernel still ACKs TCP).
 constexpr uint64_t kResponseTimeoutNs = 2'000'000'000;
+// Loss hook: retransmissions of one operation before the QP fails (an RC QP's retry_cnt).
+constexpr uint32_t kLossRetryCount = 7;
 constexpr size_t kInitialBufferBytes = 64 * 1024;
 constexpr size_t kMaxFrameBytes = kHeaderBytes + kMaxMessageBytes;
 constexpr int kMaxEvents = 64;
@@ -210,6 +212,8 @@ struct Wqe {
   WorkRequest wr;
   uint64_t posted_ns = 0;  // for the outgoing-delay fault hook
   uint64_t sent_ns = 0;    // when it went on the wire, for kResponseTimeoutNs
+  uint64_t retry_at_ns = 0;  // loss hook: a lost transmission is retransmitted at this time
+  uint32_t losses = 0;       // loss hook: transmissions of this operation lost so far
 };
 
 struct Connection;
@@ -530,6 +534,12 @@ class SoftDeviceImpl final : public SoftDevice {
   }
   void set_outgoing_delay_us(uint32_t delay_us) override {
     outgoing_delay_ns_.store(static_cast<uint64_t>(delay_us) * 1000);
+    config_version_.fetch_add(1);
+    ring_doorbell();
+  }
+  void set_outgoing_loss(uint32_t per_million, uint32_t retransmit_us) override {
+    loss_per_million_.store(std::min<uint32_t>(per_million, 1'000'000));
+    loss_retransmit_ns_.store(static_cast<uint64_t>(retransmit_us) * 1000);
     config_version_.fetch_add(1);
     ring_doorbell();
   }
@@ -888,14 +898,43 @@ class SoftDeviceImpl final : public SoftDevice {
   }
 
   // Serializes the waiting work requests of an RTS QP with a ready connection.
+  // Loss hook: uniform in [0, 10^6). Device lock held (NIC thread).
+  uint32_t next_loss_draw() {
+    loss_rng_ += 0x9e3779b97f4a7c15ull;  // splitmix64
+    uint64_t z = loss_rng_;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return static_cast<uint32_t>(z % 1'000'000);
+  }
+
   void send_ready_locked(QpCore& qp, uint64_t now, uint64_t delay_ns) {
     Connection* c = qp.nic.conn;
+    const uint32_t loss_per_million = loss_per_million_.load(std::memory_order_relaxed);
     while (qp.nic.sent < qp.tail) {
       const uint64_t index = qp.nic.sent;
       Wqe& w = qp.slot(index);
       if (delay_ns > 0 && now < w.posted_ns + delay_ns) {
         next_deadline_ns_ = std::min(next_deadline_ns_, w.posted_ns + delay_ns);
         break;
+      }
+      if (loss_per_million > 0) {
+        if (now < w.retry_at_ns) {  // a lost transmission, waiting for its retransmission
+          next_deadline_ns_ = std::min(next_deadline_ns_, w.retry_at_ns);
+          break;
+        }
+        if (next_loss_draw() < loss_per_million) {
+          if (++w.losses > kLossRetryCount) {
+            // The transport gives up: the QP fails once everything before it has completed.
+            qp.nic.broken = true;
+            qp.nic.broken_reason = "injected loss: retry count exceeded";
+            pass_again_ = true;  // the next pass fails the QP
+            break;
+          }
+          w.retry_at_ns = now + loss_retransmit_ns_.load(std::memory_order_relaxed);
+          next_deadline_ns_ = std::min(next_deadline_ns_, w.retry_at_ns);
+          break;
+        }
       }
       const WorkRequest& wr = w.wr;
       const uint8_t* source = nullptr;
@@ -1450,6 +1489,9 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> doorbell_{0};
   std::atomic<bool> hold_outgoing_{false};
   std::atomic<uint64_t> outgoing_delay_ns_{0};
+  std::atomic<uint32_t> loss_per_million_{0};
+  std::atomic<uint64_t> loss_retransmit_ns_{1'000'000};
+  uint64_t loss_rng_ = auth::random_u64();  // device lock
   std::atomic<uint64_t> config_version_{0};
   char listen_tag_ = 0;
   char wake_tag_ = 0;
@@ -1622,6 +1664,8 @@ Status SoftQueuePair::post(const WorkRequest& wr) {
     if (is_cas) w.wr.length = 8;
     w.posted_ns = delay_ns > 0 ? auth::monotonic_ns() : 0;
     w.sent_ns = 0;
+    w.retry_at_ns = 0;
+    w.losses = 0;
     if (wr.inline_data && wr.length > 0) std::memcpy(core_->inline_slot(index), wr.local_addr, wr.length);
     core_->tail = index + 1;
   }
