@@ -132,9 +132,9 @@ bool Replica::poll() {
     push({EventKind::kPermissionSwitch, s.at_ns, s.candidate, kNoReplica, s.duration_ns,
           fabric::to_string(s.mechanism)});
   }
-  const uint64_t full = plane_.stats().log_full_events;
+  const uint64_t full = plane_.log_full_events();
   if (full != last_log_full_) {
-    push({EventKind::kLogFull, now, kNoReplica, kNoReplica, plane_.stats().pending_requests, ""});
+    push({EventKind::kLogFull, now, kNoReplica, kNoReplica, plane_.pending_requests(), ""});
     last_log_full_ = full;
   }
   const LeaderMilestones& m = plane_.milestones();

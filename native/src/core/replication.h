@@ -170,6 +170,9 @@ class ReplicationPlane {
   std::optional<uint32_t> leader() const { return leader_; }
 
   const ReplicationStats& stats();
+  // Cheap reads for the per-poll path (stats() recomputes the whole snapshot).
+  uint64_t log_full_events() const { return stats_.log_full_events; }
+  uint64_t pending_requests() const { return pending_requests_; }
   // Diagnostics: this leader's view of a peer (granted/confirmed/joining, QP states).
   std::string describe_peer(uint32_t id);
   const LeaderMilestones& milestones() const { return milestones_; }
