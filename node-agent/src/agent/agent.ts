@@ -326,6 +326,8 @@ export class Agent {
           ...(t ? { detectionMicros: t.detectionMicros, permissionSwitchMicros: t.permissionSwitchMicros,
             catchUpMicros: t.catchUpMicros, grants: t.grants } : {}),
         }, e.from === null ? 'elected leader' : `failover from ${e.from} completed in ${e.totalMicros.toFixed(0)} µs`);
+        // Log the role change now rather than at the next monitor tick, so the log reads in causal order.
+        this.sample();
         break;
       }
       case 'PermissionSwitch':

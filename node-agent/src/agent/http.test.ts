@@ -204,7 +204,10 @@ describe('the agent\'s HTTP endpoints, on loopback, with a real one-replica engi
     expect(sample(again, 'mu_proposals_total', one)).toBeGreaterThanOrEqual(sample(samples, 'mu_proposals_total', one)!);
   });
 
-  test('the role change and the election were logged at info with their timings', () => {
+  test('the role change and the election were logged at info with their timings', async () => {
+    // The role is sampled from the engine's stats; give the sampler a few ticks before asserting.
+    await until('the RoleChanged log line', async () => logLines.some((l) => l.event === 'RoleChanged' && l.to === 'leader'),
+      5_000).catch(() => undefined);
     expect(logLines).toContainEqual(expect.objectContaining({ level: 30, event: 'RoleChanged', to: 'leader' }));
     expect(logLines).toContainEqual(expect.objectContaining({ level: 30, event: 'FailoverCompleted', to: 0,
       permissionSwitchMicros: expect.any(Number), totalMicros: expect.any(Number) }));
