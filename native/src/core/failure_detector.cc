@@ -83,8 +83,10 @@ bool FailureDetector::poll(bool replication_stuck) {
       // The first read also opens the connection, which may take far longer than a period:
       // until a peer answered once, only the connection timeout counts against it.
       if (in_grace(id, now)) continue;
-      // A whole period without an answer counts as "did not move" (a paused or cut-off peer's
-      // NIC may never answer).
+      // Not answered yet but not overdue either: a slow path, judged when the answer comes.
+      if (now - read_posted_ns_[id] < answer_timeout_ns(id)) continue;
+      // Overdue: each further period without an answer counts as "did not move" (a paused or
+      // cut-off peer's NIC may never answer).
       observe(id, false, now);
       progress = true;
       continue;
@@ -132,6 +134,7 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
     return;
   }
   failing_since_ns_[id] = 0;
+  sample_round_trip(id, now - read_posted_ns_[id]);
   const ScratchLayout layout{scratch_slot_read_bytes_};
   uint64_t words[3];
   std::memcpy(words, memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead,
@@ -155,6 +158,23 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   const bool moved = words[0] != last_counter_[id];
   last_counter_[id] = words[0];
   observe(id, moved, now);
+}
+
+void FailureDetector::sample_round_trip(uint32_t id, uint64_t rtt_ns) {
+  if (srtt_ns_[id] == 0) {
+    srtt_ns_[id] = std::max<uint64_t>(rtt_ns, 1);
+    rttvar_ns_[id] = rtt_ns / 2;
+    return;
+  }
+  const uint64_t deviation = rtt_ns > srtt_ns_[id] ? rtt_ns - srtt_ns_[id] : srtt_ns_[id] - rtt_ns;
+  rttvar_ns_[id] = (3 * rttvar_ns_[id] + deviation) / 4;
+  srtt_ns_[id] = std::max<uint64_t>((7 * srtt_ns_[id] + rtt_ns) / 8, 1);
+}
+
+uint64_t FailureDetector::answer_timeout_ns(uint32_t id) const {
+  const uint64_t adaptive = srtt_ns_[id] + 4 * rttvar_ns_[id];
+  return std::clamp(adaptive, config_.read_period_ns,
+                    std::max(config_.read_period_ns, config_.connection_timeout_ns));
 }
 
 void FailureDetector::observe(uint32_t id, bool moved, uint64_t now) {
@@ -189,6 +209,7 @@ void FailureDetector::forget(uint32_t id) {
   first_attempt_ns_[id] = 0;
   failing_since_ns_[id] = 0;
   suspected_at_[id] = 0;
+  srtt_ns_[id] = rttvar_ns_[id] = 0;  // a new process, perhaps on another path
   ++read_seq_[id];  // completions of reads to the old incarnation are ignored
 }
 

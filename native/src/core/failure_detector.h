@@ -3,7 +3,11 @@
 // Each replica increments a heartbeat counter in its background region (unless fate sharing
 // says its replication plane is stuck). Every read_period_ns, it RDMA-READs each peer's counter
 // and scores the peer: up when the counter moved, down when it did not (or the read failed, or is
-// still outstanding a period later). Scores are clamped to [0, score_max]; a peer at or below
+// overdue). A read is overdue once it has been outstanding for longer than the peer's answer
+// timeout: the read period, or more when that peer's reads have been answering slowly (smoothed
+// round trip + 4 deviations, as TCP's retransmission timer; capped by the connection timeout). A
+// slow link is not a dead peer: judging every period, a leader whose own reads took longer than a
+// period lost all its followers while they still saw it alive, and nobody served. Scores are clamped to [0, score_max]; a peer at or below
 // failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
 // slow peer does not flap). The leader is the lowest-id replica considered alive — no voting.
 // Timing never depends on sleep accuracy: only on the injected clock and on polls.
@@ -65,6 +69,8 @@ class FailureDetector {
   // Graceful hand-over: peers read it with the heartbeat and treat us as failed at once.
   void set_leaving();
   uint32_t score(uint32_t id) const { return score_[id]; }
+  // How long a read to this peer may stay outstanding before it counts as a miss.
+  uint64_t answer_timeout_ns(uint32_t id) const;
   uint64_t suspected_at_ns(uint32_t id) const { return suspected_at_[id]; }
   uint64_t failed_at_ns(uint32_t id) const { return failed_at_[id]; }
   uint64_t heartbeat() const { return heartbeat_; }
@@ -76,6 +82,7 @@ class FailureDetector {
  private:
   void observe(uint32_t peer, bool moved, uint64_t now);
   bool in_grace(uint32_t peer, uint64_t now) const;
+  void sample_round_trip(uint32_t peer, uint64_t rtt_ns);
   PeerLink* link(uint32_t id);
 
   DetectorConfig config_;
@@ -100,6 +107,8 @@ class FailureDetector {
   uint64_t failed_at_[kMaxReplicas] = {};
   uint64_t failing_since_ns_[kMaxReplicas] = {};  // reads erroring since (0: not erroring)
   uint64_t read_seq_[kMaxReplicas] = {};
+  uint64_t srtt_ns_[kMaxReplicas] = {};    // smoothed round trip of answered reads (0: none yet)
+  uint64_t rttvar_ns_[kMaxReplicas] = {};  // its mean deviation
   std::vector<DetectorEvent> events_;
 };
 

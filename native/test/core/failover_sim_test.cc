@@ -169,6 +169,38 @@ TEST(Failover, QuietGroupHasNoSpuriousLeaderChanges) {
   c.check("quiet");
 }
 
+// A leader whose own operations are slower than the read period (a slow host or link, not a dead
+// one) keeps its followers and keeps serving: its reads are judged against their measured round
+// trip, not against the period. Found by the real-process chaos suite: with every period counted
+// as a miss, the leader reported QuorumLost while its followers still saw it alive; nobody served.
+TEST(Failover, SlowLeaderLinkIsNotAFailure) {
+  for (uint64_t delay_periods : {3u, 8u}) {
+    SimClusterOptions o = detector_options(3);
+    SimCluster c(11 + delay_periods, o);
+    ASSERT_TRUE(run_until_leader(c, 0, 200000));
+    for (int k = 0; k < 5; ++k) c.propose(0, "fast-" + std::to_string(k));
+    ASSERT_TRUE(c.run_until_applied(5, 500000));
+    c.world().set_outgoing_delay(*c.replica(0).device, delay_periods * o.detector.read_period_ns);
+    size_t proposed = 5;
+    for (int k = 0; k < 40; ++k) {
+      ASSERT_EQ(c.propose(0, "slow-" + std::to_string(k)), ProposeStatus::kQueued) << c.describe();
+      ++proposed;
+      for (int s = 0; s < 5000; ++s) {
+        c.step();
+        ASSERT_FALSE(c.replica(0).replica->quorum_lost()) << "delay " << delay_periods << " periods, "
+                                                          << c.describe();
+      }
+    }
+    ASSERT_TRUE(c.run_until_applied(proposed, 2'000'000)) << c.describe();
+    for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(c.replica(i).replica->leader_view(), 0u) << "replica " << i;
+    EXPECT_EQ(c.replica(0).replica->failovers(), 1u);  // the initial election only
+    EXPECT_GE(c.replica(0).replica->detector().answer_timeout_ns(1),
+              delay_periods * o.detector.read_period_ns);
+    c.world().set_outgoing_delay(*c.replica(0).device, 0);
+    c.check("slow leader link");
+  }
+}
+
 // One seed drives a whole scenario: a safety phase with faults, then a liveness phase on a healed
 // majority that must make progress.
 void chaos(uint64_t seed) {

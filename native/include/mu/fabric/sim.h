@@ -51,6 +51,9 @@ class SimWorld {
   void resume(Device& device);
   void crash(Device& device);
   void fail_qp(QueuePair& qp);
+  // Every operation the device posts from now on starts delay_ns later (a slow host or link, as
+  // the soft fabric's outgoing-delay hook); the responses it serves are not slowed. 0 clears it.
+  void set_outgoing_delay(Device& device, uint64_t delay_ns);
 
   struct Impl;
 

@@ -76,6 +76,7 @@ struct SimDeviceState {
   std::string name;
   bool paused = false;
   bool crashed = false;
+  uint64_t outgoing_delay_steps = 0;  // a slow host: its operations start this much later
 };
 
 struct SimWorld::Impl {
@@ -448,7 +449,7 @@ class SimQp final : public QueuePair {
       w_.push_completion(s_, op, WcStatus::kWorkRequestFlushed);
       return Status::Ok();
     }
-    op.eligible_step = w_.steps + w_.delay();
+    op.eligible_step = w_.steps + w_.delay() + w_.devices.at(s_.node).outgoing_delay_steps;
     s_.send_queue.push_back(std::move(op));
     return Status::Ok();
   }
@@ -537,6 +538,11 @@ void SimWorld::pause(Device& device) {
 }
 void SimWorld::resume(Device& device) {
   impl_->devices.at(static_cast<SimDevice&>(device).node()).paused = false;
+}
+void SimWorld::set_outgoing_delay(Device& device, uint64_t delay_ns) {
+  const uint64_t step_ns = std::max<uint64_t>(impl_->faults.step_ns, 1);
+  impl_->devices.at(static_cast<SimDevice&>(device).node()).outgoing_delay_steps =
+      (delay_ns + step_ns - 1) / step_ns;
 }
 void SimWorld::crash(Device& device) {
   const uint32_t node = static_cast<SimDevice&>(device).node();
