@@ -93,6 +93,15 @@ describe('buildPod', () => {
       '--fabric-key-file=/etc/mu/secret/fabric-key',
     ]);
     expect(container({}, 0, true).args).toContain('--bootstrap');
+  });
+
+  it('never restarts a bootstrap member in place (it would come back as a voter with an empty log)', () => {
+    expect(pod({}, 0, true).pod.spec!.restartPolicy).toBe('Never');
+    expect(pod({}, 0, false).pod.spec!.restartPolicy).toBe('Always');
+    expect(pod({}, 0, true).specHash).toBe(pod({}, 0, false).specHash);
+  });
+
+  it('runs the agent command', () => {
     expect(container().command).toEqual(['mu', 'agent']);
     expect(container().env).toEqual(
       expect.arrayContaining([

@@ -162,8 +162,12 @@ function podSpec(
     // The agent never talks to the API server: the operator polls it.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    // Mu keeps its log in memory: a restarted container rejoins as a learner and copies the log back.
-    restartPolicy: 'Always',
+    // Mu keeps its log in memory: a restarted container rejoins as a learner and copies the log back. Not so a
+    // container started with --bootstrap: restarted in place it would run with the same flag and come back as a
+    // voter with an empty log, which can make a majority forget an acknowledged write (DESIGN.md §3.6). A
+    // bootstrap member therefore never restarts in place: when it exits, the pods step replaces the finished pod
+    // with a new one without the flag, which joins as a learner.
+    restartPolicy: inputs.bootstrap ? 'Never' : 'Always',
     terminationGracePeriodSeconds: 10,
     ...(Object.keys(nodeSelector).length > 0 ? { nodeSelector } : {}),
     affinity: decisions.affinity.value,

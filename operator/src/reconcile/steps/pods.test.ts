@@ -35,6 +35,35 @@ describe('pods step', () => {
     expect(ctx.client.calls.some((call) => call.path.endsWith('/status'))).toBe(false);
   });
 
+  it('deletes a finished member pod (its agent exited) with a Warning event, and replaces it as a learner', async () => {
+    const c = cluster({ replicas: 3 }, { bootstrappedAt: '2025-03-01T11:00:00Z', leader: { member: 'demo-1', id: 1 } });
+    const dead = pod(c, 0, { phase: 'Failed', ready: false });
+    dead.metadata!.uid = 'uid-0';
+    dead.status!.containerStatuses = [
+      { name: 'agent', image: 'x', imageID: '', ready: false, restartCount: 0,
+        state: { terminated: { exitCode: 137, signal: 9 as unknown as number, reason: 'Error' } } },
+    ];
+    const ctx = fakeContext(c, { pods: [dead, pod(c, 1), pod(c, 2)] });
+    await podsStep.run(ctx);
+    expect(ctx.client.calls.map((x) => [x.method, x.path.split('/').pop()])).toEqual([
+      ['DELETE', 'demo-0'],
+      ['POST', 'pods'],
+    ]);
+    expect(ctx.client.calls[0]!.body).toMatchObject({ preconditions: { uid: 'uid-0' }, gracePeriodSeconds: 0 });
+    expect(created(ctx)[0]!.spec!.containers[0]!.args).not.toContain(AGENT_FLAGS.bootstrap);
+    expect(created(ctx)[0]!.spec!.restartPolicy).toBe('Always');
+    expect(ctx.events).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'Warning', reason: 'MemberFailed', message: 'demo-0 exited (signal 9); replacing it' })]),
+    );
+  });
+
+  it('leaves a Running member and a terminating finished one alone', async () => {
+    const c = cluster({ replicas: 3 }, { leader: { member: 'demo-0', id: 0 } });
+    const ctx = fakeContext(c, { pods: [pod(c, 0), pod(c, 1), pod(c, 2, { phase: 'Failed', terminating: true })] });
+    await podsStep.run(ctx);
+    expect(ctx.client.calls).toEqual([]);
+  });
+
   it('neverLed: false once a leader, a failover or a voting member was ever seen', () => {
     expect(neverLed(cluster())).toBe(true);
     expect(neverLed(cluster({}, { bootstrappedAt: 'x' }))).toBe(true);

@@ -3,6 +3,8 @@
 // status.bootstrappedAt is written before the first bootstrap pod is created, so it is recorded even if the
 // operator dies half-way. Pods beyond spec.replicas are removed one at a time, highest id first, only while every
 // other member is healthy (only reachable when the engine supports membership changes; see membership.ts).
+// A finished pod (phase Failed or Succeeded: a bootstrap member, restartPolicy Never, whose agent exited) is
+// deleted, and the next pass replaces it like a lost one.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { MuCluster } from '../../api/types.js';
 import { buildPod } from '../../builders/pod.js';
@@ -42,6 +44,27 @@ export const podsStep: Step = {
     for (const pod of ctx.owned.pods) {
       const id = replicaIdOf(pod);
       if (id !== undefined) byId.set(id, pod);
+    }
+    for (const [id, pod] of byId) {
+      const phase = pod.status?.phase;
+      if (isTerminating(pod) || (phase !== 'Failed' && phase !== 'Succeeded')) continue;
+      try {
+        await ctx.deps.client.delete(objectPath(RESOURCES.pods, ctx.cluster.metadata.namespace, pod.metadata!.name!), {}, {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          preconditions: { uid: pod.metadata!.uid },
+          gracePeriodSeconds: 0,
+        });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      byId.delete(id);
+      await ctx.event({
+        type: 'Warning',
+        reason: 'MemberFailed',
+        message: `${pod.metadata!.name} exited (${finishedHow(pod)}); replacing it`,
+      });
+      requeueSoon(ctx);
     }
     const missing = [...Array(n).keys()].filter((id) => !byId.has(id));
     if (missing.length > 0) {
@@ -91,3 +114,12 @@ export const podsStep: Step = {
     return 'continue';
   },
 };
+
+/** How a finished pod's agent ended, for the event: "exit code 1", "signal SIGKILL", or the pod phase. */
+function finishedHow(pod: V1Pod): string {
+  const t = pod.status?.containerStatuses?.[0]?.state?.terminated;
+  if (t?.signal) return `signal ${t.signal}`;
+  if (t?.reason && t.reason !== 'Error' && t.reason !== 'Completed') return `${t.reason}, exit code ${t.exitCode}`;
+  if (t) return `exit code ${t.exitCode}`;
+  return `pod ${pod.status?.phase}`;
+}
