@@ -142,8 +142,12 @@ export interface EngineSpec {
    */
   logSizeBytes: number;
   /**
-   * How often each replica reads every peer's heartbeat counter with an RDMA READ.
-   * @default 50
+   * How often each replica reads every peer's heartbeat counter with an RDMA READ. A peer is failed after about
+   * (scoreMax - failureThreshold) silent periods. The default (1 ms, ≈13 ms to detect) suits verbs on shared
+   * cores; dedicated cores with RDMA NICs allow tens of µs (the Mu paper reads continuously). The soft fabric on
+   * busy machines needs ~10 ms: its replicas are processes that get descheduled for milliseconds without being
+   * dead.
+   * @default 1000
    */
   heartbeatPeriodMicros: number;
   /**
@@ -162,8 +166,9 @@ export interface EngineSpec {
    */
   recoveryThreshold: number;
   /**
-   * A leader whose replication plane makes no progress this long stops its heartbeat (fate sharing).
-   * @default 10000
+   * A leader whose replication plane has work pending and makes no progress this long stops its heartbeat so
+   * that the others replace it (fate sharing).
+   * @default 50000
    */
   stuckReplicationTimeoutMicros: number;
   /**
