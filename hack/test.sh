@@ -5,6 +5,11 @@
 #   3. native tests           hack/test-native.sh (ctest: release + ASan/UBSan builds)
 #   4. verbs suite in qemu    hack/rxe-vm.sh (Soft-RoCE in a Debian-kernel VM; fails loudly)
 #   5. TypeScript tests       npm run test:jest
+#   6. integration            hack/test-integration.sh: the operator against a real control plane (etcd,
+#                             kube-apiserver, controller-manager, scheduler built from source; the first run builds
+#                             them, ~20 min on 2 cores, then they are cached in ~/.cache/mu-dev-cluster) with the
+#                             kubelet stand-in, fake and real agents; needs root for the nodes' network namespaces
+# The last line counts the tests of every step: ctest's, the VM suite as one, jest's and the integration tests'.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +43,12 @@ step() {
     summary
     if [[ $name == native ]] && grep -qE 'tests failed out of' "$WORK/native.log"; then
       count_ctest  # ctest's own counts say what failed
+    elif [[ $name == integration ]] && [[ -s $WORK/integration.json ]]; then
+      # jest's own counts (it writes the JSON also when tests fail); a failure outside the tests counts as one.
+      local it_passed it_failed
+      read -r it_passed it_failed < <(jest_counts "$WORK/integration.json")
+      PASSED=$((PASSED + it_passed))
+      FAILED=$((FAILED + (it_failed > 0 ? it_failed : 1)))
     else
       FAILED=$((FAILED + 1))
     fi
@@ -61,6 +72,13 @@ ensure_npm() {
     # npm ci runs the package's install script, which builds the addon.
     npm ci --foreground-scripts
   fi
+}
+
+jest_counts() {
+  # jest --json --outputFile FILE → "passed failed"
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(r.numPassedTests, r.numFailedTests);' "$1"
 }
 
 count_ctest() {
@@ -87,7 +105,12 @@ read -r JEST_PASSED JEST_FAILED < <(node -e '
   console.log(r.numPassedTests, r.numFailedTests);' "$WORK/jest.json")
 PASSED=$((PASSED + JEST_PASSED))
 FAILED=$((FAILED + JEST_FAILED))
+# Its own dev cluster (separate directory, ports and subnet), stopped afterwards, also on failure.
+step integration bash hack/test-integration.sh --json --outputFile="$WORK/integration.json"
+read -r IT_PASSED IT_FAILED < <(jest_counts "$WORK/integration.json")
+PASSED=$((PASSED + IT_PASSED))
+FAILED=$((FAILED + IT_FAILED))
 
 summary
-say "all steps passed (ctest release + sanitizers, verbs VM suite, jest)"
+say "all steps passed (ctest release + sanitizers, verbs VM suite, jest, integration)"
 echo "tests: $PASSED passed, $FAILED failed"

@@ -136,6 +136,9 @@ export interface TestOperatorOptions {
   /** Short lease timings for election tests. */
   fastLease?: boolean;
   manageCrd?: boolean;
+  /** The agent the pods run: the fake agent by default; `['mu', 'agent']` for the real one (the stand-in puts
+   *  the repository's `mu` on the pods' PATH). */
+  agentCommand?: readonly string[];
 }
 
 export async function startTestOperator(o: TestOperatorOptions): Promise<RunningOperator> {
@@ -153,7 +156,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Running
     workers: 2,
     watchNodes: true,
     settings: {
-      builder: { ...DEFAULT_BUILDER_OPTIONS, agentCommand: ['node', FAKE_AGENT] },
+      builder: { ...DEFAULT_BUILDER_OPTIONS, agentCommand: o.agentCommand ?? ['node', FAKE_AGENT] },
       membershipChanges: false,
       pollIntervalMs: 1000,
       fieldManager: 'mu-operator',
