@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Reproduction (found by the chaos run): a leader whose outgoing fabric operations are slowed by
-# more than the heartbeat read period (soft fabric hook: +2 ms; default period 1 ms) reports
-# QuorumLost and refuses every request (CLUSTERDOWN) for as long as the delay lasts, while its
-# followers, whose reads of its heartbeat are not slowed, keep it as leader: nobody serves.
-# The detector counts every period with a read still outstanding as "did not move"
-# (FailureDetector::poll), so a round trip longer than the period drives every score down.
+# Regression check for a bug the chaos run found (fixed): a leader whose outgoing fabric
+# operations are slowed by more than the heartbeat read period (soft fabric hook: +2 ms; default
+# period 1 ms) reported QuorumLost and refused every request (CLUSTERDOWN) for as long as the
+# delay lasted, while its followers, whose reads of its heartbeat are not slowed, kept it as
+# leader: nobody served. The detector counted every period with a read still outstanding as "did
+# not move"; it now waits for the peer's measured round trip before calling a read overdue
+# (FailureDetector::answer_timeout_ns; sim test Failover.SlowLeaderLinkIsNotAFailure).
+# Exits 1 when any request is refused while the leader is delayed. Needs a quiet machine: under
+# heavy CPU starvation every replica misses heartbeats and all of them time each other out.
 #
-#   test/chaos/repro-leader-delay-quorum-lost.sh          # DELAY_US=2000: refused while delayed
-#   DELAY_US=300 test/chaos/repro-leader-delay-quorum-lost.sh  # for contrast
+#   test/chaos/repro-leader-delay-quorum-lost.sh          # DELAY_US=2000
+#   DELAY_US=300 test/chaos/repro-leader-delay-quorum-lost.sh
 #
 # Loopback only; needs redis-cli and native/build-chaos/mu-kv-replica.
 set -uo pipefail
@@ -38,8 +41,14 @@ count() { # seconds -> "ok refused other"
 echo "before:               $(count 2)"
 echo "delay ${DELAY_US:-2000}" >&"$CTL0"
 sleep 0.3
-echo "leader delayed:       $(count 3)"
+delayed=$(count 3)
+echo "leader delayed:       $delayed"
 echo "delay 0" >&"$CTL0"
 sleep 0.5
 echo "after:                $(count 2)"
 echo "leader's events: $(grep -o '"kind":"Quorum[A-Za-z]*"' "$OUT/r0.log" | sort | uniq -c | tr '\n' ' ') (logs in $OUT)"
+if [[ $delayed != *" clusterdown=0 "* ]]; then
+  echo "FAILED: the delayed leader refused requests"
+  exit 1
+fi
+echo "ok: the delayed leader kept serving"
