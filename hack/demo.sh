@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# `npm run demo`: from a clean clone, installs what is missing (apt packages, npm packages, the
-# native addon), then
+# `npm run demo:local`: Mu without Kubernetes (`npm run demo` is the Kubernetes story, hack/demo-cluster.sh).
+# From a clean clone, installs what is missing (apt packages, npm packages, the native addon), then
 #   1. the fabric benchmark on the soft fabric (two soft NICs over TCP on 127.0.0.1), writing
 #      out/fabric-bench.json and out/fabric-bench.png;
 #   2. `mu local`: three node agents on 127.0.0.1 (one replica each), a short redis-benchmark load
 #      (SET and GET) against the leader, its latency figures, then everything stopped.
-# Extra arguments go to `mu bench fabric`, e.g. `npm run demo -- --iters 2000`.
+# Extra arguments go to `mu bench fabric`, e.g. `npm run demo:local -- --iters 2000`.
 # Environment: MU_DEMO_REQUESTS (default 20000 per test), MU_DEMO_CLIENTS (default 8),
 # MU_DEMO_BASE_PORT (default 7000; keep below 32768).
 set -euo pipefail
