@@ -93,7 +93,15 @@ bool FailureDetector::poll(bool replication_stuck) {
     }
     if (p.bg_qp->state() != fabric::QpState::kRts) {
       if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
-      if (!in_grace(id, now)) observe(id, false, now);
+      // A broken QP reads nothing until it is cycled (connection timeout): as good as a lost
+      // connection (the soft NIC moves the QP to ERR when the peer's socket closes).
+      if (!in_grace(id, now)) {
+        if (known_[id] && config_.fail_on_connection_loss) {
+          condemn(id, now);
+        } else {
+          observe(id, false, now);
+        }
+      }
       if (now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
         // Re-establish the connection; the peer does the same on its side when it sees errors.
         fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
@@ -130,7 +138,16 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   const uint64_t now = memory_.device->now_ns();
   if (c.status != fabric::WcStatus::kSuccess) {
     if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
-    if (!in_grace(id, now)) observe(id, false, now);
+    if (in_grace(id, now)) return;
+    // The transport gave up on a peer that had answered before: its NIC is gone (a killed
+    // process's sockets close; an RDMA NIC exhausted its retries). That is a verdict, not one
+    // more sample: waiting for the score to fall would only delay the failover. A live peer
+    // whose connection merely broke climbs back once the QPs are cycled.
+    if (c.status == fabric::WcStatus::kRetryExceeded && known_[id] && config_.fail_on_connection_loss) {
+      condemn(id, now);
+      return;
+    }
+    observe(id, false, now);
     return;
   }
   failing_since_ns_[id] = 0;
@@ -157,6 +174,7 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   if (words[2] != 1 && leaving_[id]) leaving_[id] = false;  // restarted since
   const bool moved = words[0] != last_counter_[id];
   last_counter_[id] = words[0];
+  if (moved) last_heard_ns_[id] = now;
   observe(id, moved, now);
 }
 
@@ -197,6 +215,18 @@ void FailureDetector::observe(uint32_t id, bool moved, uint64_t now) {
   }
 }
 
+void FailureDetector::condemn(uint32_t id, uint64_t now) {
+  // Suspect since the last sign of life: the fault happened after that, so the timeline's
+  // detection interval (suspected → failed) bounds how long the failure went unnoticed.
+  if (suspected_at_[id] == 0 && alive_[id]) suspected_at_[id] = last_heard_ns_[id] ? last_heard_ns_[id] : now;
+  score_[id] = std::min(score_[id], config_.failure_threshold);
+  if (alive_[id]) {
+    alive_[id] = false;
+    failed_at_[id] = now;
+    events_.push_back({PeerEvent::kFailed, id, now});
+  }
+}
+
 void FailureDetector::forget(uint32_t id) {
   // Failed until its heartbeat proves otherwise (climbing to the recovery threshold): a
   // restarted replica must not make a lower id "unknown" and stall the current leader.
@@ -210,6 +240,7 @@ void FailureDetector::forget(uint32_t id) {
   failing_since_ns_[id] = 0;
   suspected_at_[id] = 0;
   srtt_ns_[id] = rttvar_ns_[id] = 0;  // a new process, perhaps on another path
+  last_heard_ns_[id] = 0;
   ++read_seq_[id];  // completions of reads to the old incarnation are ignored
 }
 

@@ -7,7 +7,9 @@
 // timeout: the read period, or more when that peer's reads have been answering slowly (smoothed
 // round trip + 4 deviations, as TCP's retransmission timer; capped by the connection timeout). A
 // slow link is not a dead peer: judging every period, a leader whose own reads took longer than a
-// period lost all its followers while they still saw it alive, and nobody served. Scores are clamped to [0, score_max]; a peer at or below
+// period lost all its followers while they still saw it alive, and nobody served. A read the
+// transport fails outright (connection lost: the peer's process or NIC is gone) fails the peer at
+// once: on the soft fabric that makes a killed leader's detection take microseconds, not periods. Scores are clamped to [0, score_max]; a peer at or below
 // failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
 // slow peer does not flap). The leader is the lowest-id replica considered alive — no voting.
 // Timing never depends on sleep accuracy: only on the injected clock and on polls.
@@ -38,6 +40,9 @@ struct DetectorConfig {
   // Reads failing for this long: the QP is cycled to re-establish the connection. Also the grace
   // a peer gets before its first answer (its first READ opens the connection).
   uint64_t connection_timeout_ns = 200'000'000;
+  // A heartbeat read that fails because the transport gave up on the peer (connection lost,
+  // retries exhausted) marks it failed at once instead of one missed beat.
+  bool fail_on_connection_loss = true;
 };
 // Returns "" or the name of the setting that is wrong and why.
 std::string validate(const DetectorConfig& c);
@@ -81,6 +86,7 @@ class FailureDetector {
 
  private:
   void observe(uint32_t peer, bool moved, uint64_t now);
+  void condemn(uint32_t peer, uint64_t now);  // failed now, whatever its score
   bool in_grace(uint32_t peer, uint64_t now) const;
   void sample_round_trip(uint32_t peer, uint64_t rtt_ns);
   PeerLink* link(uint32_t id);
@@ -109,6 +115,7 @@ class FailureDetector {
   uint64_t read_seq_[kMaxReplicas] = {};
   uint64_t srtt_ns_[kMaxReplicas] = {};    // smoothed round trip of answered reads (0: none yet)
   uint64_t rttvar_ns_[kMaxReplicas] = {};  // its mean deviation
+  uint64_t last_heard_ns_[kMaxReplicas] = {};  // last answer showing the counter moved
   std::vector<DetectorEvent> events_;
 };
 

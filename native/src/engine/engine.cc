@@ -349,9 +349,15 @@ Engine::Engine(const EngineConfig& config, std::unique_ptr<Resources> resources)
 Engine::~Engine() { stop(); }
 
 void Engine::stop() {
-  stopping_.store(true);
-  if (link_thread_.joinable()) link_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    stopping_.store(true);
+  }
+  stop_cv_.notify_all();
+  // The engine thread first: a stopped replica stops beating and touching the fabric at once,
+  // whatever the link watcher is waiting for.
   if (thread_.joinable()) thread_.join();
+  if (link_thread_.joinable()) link_thread_.join();
 }
 
 // Setup-side (may block): a peer that looks failed may have been restarted with new QPs and
@@ -360,8 +366,11 @@ void Engine::stop() {
 void Engine::watch_links() {
   Resources& res = *resources_;
   uint64_t round = 0;
-  while (!stopping_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mutex_);
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_.load(); })) break;
+    }
     if (++round % 5 != 0) continue;  // every ~100 ms
     const EngineStats s = stats();
     for (const PeerView& view : s.peers) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -115,6 +116,8 @@ class Engine {
   EngineConfig config_;
   std::unique_ptr<Resources> resources_;
   std::atomic<bool> stopping_{false};
+  std::mutex stop_mutex_;  // with stop_cv_: wakes the link watcher at once on stop()
+  std::condition_variable stop_cv_;
   mutable std::mutex mutex_;  // guards the inbox, pollables_ additions and the stats snapshot
   std::vector<std::function<void(core::ReplicationPlane&)>> inbox_;
   std::vector<std::function<bool()>> new_pollables_;
