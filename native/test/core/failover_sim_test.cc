@@ -4,6 +4,7 @@
 //
 // Replay a failing chaos seed:  MU_CHAOS_SEED=<seed> ./core_tests --gtest_filter=Chaos.*
 // Longer runs:                  MU_CHAOS_SEEDS=100000 ./core_tests --gtest_filter=Chaos.*
+// One shard of a long run:       MU_CHAOS_FIRST_SEED=50001 MU_CHAOS_SEEDS=50000 ./core_tests ...
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -308,7 +309,10 @@ TEST(Chaos, SeededSchedulesKeepSafetyAndRecover) {
   }
   const char* env = std::getenv("MU_CHAOS_SEEDS");
   const uint64_t seeds = env ? std::strtoull(env, nullptr, 0) : 50;
-  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+  // Shards of a long run: seeds first .. first + seeds - 1.
+  const char* start = std::getenv("MU_CHAOS_FIRST_SEED");
+  const uint64_t first = start ? std::strtoull(start, nullptr, 0) : 1;
+  for (uint64_t seed = first; seed < first + seeds; ++seed) {
     chaos(seed);
     if (HasFailure()) {
       ADD_FAILURE() << "first failing seed: " << seed << " — replay with MU_CHAOS_SEED=" << seed;
