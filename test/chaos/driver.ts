@@ -430,7 +430,16 @@ async function inner(): Promise<number> {
     checkAcknowledged('via the leader', first);
     if (!whole) return; // killing a replica now could take the quorum
     // The data must survive the leader: kill it, read through the next one.
-    const l = cluster.agreedLeader()!;
+    // The leader may have changed since the read (a spurious change on a loaded machine): wait
+    // until everyone agrees again rather than kill whoever happens to be named.
+    let l = cluster.agreedLeader();
+    for (const deadline = Date.now() + recoveryMs; l === undefined && Date.now() < deadline; l = cluster.agreedLeader()) {
+      await sleep(100);
+    }
+    if (l === undefined) {
+      stuck(`no agreed leader to kill for verification within ${recoveryMs / 1000} s: ${cluster.healthy().why}`);
+      return;
+    }
     const killUs = now();
     await cluster.kill(l);
     log(`verification: SIGKILL replica ${l} (leader)`);
