@@ -5,7 +5,10 @@
 #   3. native tests           hack/test-native.sh (ctest: release + ASan/UBSan builds)
 #   4. verbs suite in qemu    hack/rxe-vm.sh (Soft-RoCE in a Debian-kernel VM; fails loudly)
 #   5. TypeScript tests       npm run test:jest
-#   6. integration            hack/test-integration.sh: the operator against a real control plane (etcd,
+#   6. chaos                  test/chaos/run.sh: 3 real replica processes in network namespaces under RESP clients,
+#                             30 s of faults (kill/pause/partition/link down/fabric delay, loss, hold), porcupine
+#                             linearizability check and read-back of every acknowledged write; needs root
+#   7. integration            hack/test-integration.sh: the operator against a real control plane (etcd,
 #                             kube-apiserver, controller-manager, scheduler built from source; the first run builds
 #                             them, ~20 min on 2 cores, then they are cached in ~/.cache/mu-dev-cluster) with the
 #                             kubelet stand-in, fake and real agents; needs root for the nodes' network namespaces
@@ -105,6 +108,10 @@ read -r JEST_PASSED JEST_FAILED < <(node -e '
   console.log(r.numPassedTests, r.numFailedTests);' "$WORK/jest.json")
 PASSED=$((PASSED + JEST_PASSED))
 FAILED=$((FAILED + JEST_FAILED))
+# One bounded run with a fixed fault schedule (MU_CHAOS_SEED to vary it); required here, not skipped.
+step chaos env MU_CHAOS_REQUIRED=1 MU_CHAOS_DURATION="${MU_CHAOS_DURATION:-30}" \
+  bash test/chaos/run.sh --seed "${MU_CHAOS_SEED:-1}"
+PASSED=$((PASSED + 1))  # one run: linearizable, no lost acknowledged write, every fault recovered
 # Its own dev cluster (separate directory, ports and subnet), stopped afterwards, also on failure.
 step integration bash hack/test-integration.sh --json --outputFile="$WORK/integration.json"
 read -r IT_PASSED IT_FAILED < <(jest_counts "$WORK/integration.json")
@@ -112,5 +119,5 @@ PASSED=$((PASSED + IT_PASSED))
 FAILED=$((FAILED + IT_FAILED))
 
 summary
-say "all steps passed (ctest release + sanitizers, verbs VM suite, jest, integration)"
+say "all steps passed (ctest release + sanitizers, verbs VM suite, jest, chaos, integration)"
 echo "tests: $PASSED passed, $FAILED failed"
