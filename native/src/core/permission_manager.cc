@@ -45,6 +45,8 @@ int PermissionManager::poll() {
   // In id order: requests seen in the same pass are served lowest id first, so the highest id
   // ends holding permission — deterministic, and every candidate still gets its ack.
   for (uint32_t c = 0; c <= peers_.size(); ++c) {  // ids are 0..n-1
+    // Nothing new (the common case, every poll): one load, no copy and checksum of the slot.
+    if (__atomic_load_n(&bg->requests[c].seq, __ATOMIC_RELAXED) <= served_seq_[c]) continue;
     PermissionSlot request;
     if (!PermissionSlot::load(&bg->requests[c], &request)) continue;
     if (request.seq <= served_seq_[c]) continue;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <utility>
 
 #include "core/background_layout.h"
 #include "core/failure_detector.h"
@@ -17,8 +18,8 @@ namespace {
 constexpr uint64_t kIndexBits = 36;  // wr value = [term:12][index:36]
 constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
 constexpr size_t kAppliedBatchHistory = 1 << 16;
-constexpr int kCompletionsPerPoll = 32;
 constexpr uint64_t kCatchUpChunkBytes = 1 << 20;
+constexpr size_t kWarmBatches = 64;  // released Batches that keep their buffers
 }  // namespace
 
 const char* to_string(ProposeStatus s) {
@@ -47,7 +48,8 @@ ReplicationPlane::ReplicationPlane(const ReplicationConfig& config, ReplicaMemor
       peers_(std::move(peers)),
       state_machine_(state_machine),
       layout_{config.max_entry_bytes()},
-      permissions_(config.self_id, memory_, peers_, config.max_entry_bytes(), config.revocation) {
+      permissions_(config.self_id, memory_, peers_, config.max_entry_bytes(), config.revocation),
+      applied_batches_(kAppliedBatchHistory) {
   assert(config_.replica_count >= 1 && config_.replica_count <= kMaxReplicas);
   assert(config_.self_id < config_.replica_count);
   assert(peers_.size() + 1 == config_.replica_count);
@@ -62,6 +64,57 @@ ReplicationPlane::ReplicationPlane(const ReplicationConfig& config, ReplicaMemor
   batch_seq_ = now() & ((uint64_t{1} << 55) - 1);
   voter_ = config.start_as_voter;
   stats_.log_ring_bytes = ring_bytes();
+  batch_index_.assign(64, 0);
+  batch_index_mask_ = batch_index_.size() - 1;
+  inflight_.reserve(config_.max_inflight + 1);
+  to_propose_.reserve(64);
+}
+
+ReplicationPlane::Batch& ReplicationPlane::new_batch() {
+  if ((live_batches_ + 1) * 2 > batch_index_.size()) {
+    // Twice the slots: ids distinct modulo n stay distinct modulo 2n, so nothing collides.
+    batch_index_.assign(batch_index_.size() * 2, 0);
+    batch_index_mask_ = batch_index_.size() - 1;
+    for (size_t i = 0; i < batch_pool_.size(); ++i) {
+      const uint64_t id = batch_pool_[i].id;
+      if (id != 0) batch_index_[id & batch_index_mask_] = static_cast<uint32_t>(i + 1);
+    }
+  }
+  uint64_t id;
+  do {  // ids only need to be unique and increasing: skip those whose index entry is taken
+    id = (uint64_t{config_.self_id + 1} << 56) | (++batch_seq_ & ((uint64_t{1} << 56) - 1));
+  } while (batch_index_[id & batch_index_mask_] != 0);
+  uint32_t slot;
+  if (!free_batches_.empty()) {
+    slot = free_batches_.back();
+    free_batches_.pop_back();
+  } else {
+    batch_pool_.emplace_back();
+    slot = static_cast<uint32_t>(batch_pool_.size() - 1);
+  }
+  Batch& b = batch_pool_[slot];
+  assert(b.id == 0 && b.count == 0 && b.payload.empty() && b.tickets.empty());
+  b.id = id;
+  batch_index_[id & batch_index_mask_] = slot + 1;
+  ++live_batches_;
+  return b;
+}
+
+void ReplicationPlane::release_batch(Batch& b) {
+  assert(b.id != 0 && find_batch(b.id) == &b);
+  const uint32_t slot = batch_index_[b.id & batch_index_mask_] - 1;
+  batch_index_[b.id & batch_index_mask_] = 0;
+  b.id = 0;
+  b.count = 0;
+  b.payload.clear();
+  b.tickets.clear();
+  // Keep a few warm Batches with their buffers; beyond those (after a burst), give memory back.
+  if (free_batches_.size() >= kWarmBatches) {
+    std::vector<uint8_t>().swap(b.payload);
+    std::vector<uint64_t>().swap(b.tickets);
+  }
+  free_batches_.push_back(slot);
+  --live_batches_;
 }
 
 PeerLink* ReplicationPlane::link(uint32_t id) {
@@ -100,15 +153,16 @@ ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, ui
   // Batching: requests queued between two polls share an entry, up to the batch limits.
   Batch* batch = nullptr;
   if (open_batch_ != 0) {
-    Batch& open = outstanding_.at(open_batch_);
-    if (open.count < config_.max_batch_records &&
-        open.payload.size() + record_bytes(length) <= config_.max_batch_bytes) {
-      batch = &open;
+    Batch* open = find_batch(open_batch_);
+    assert(open != nullptr);
+    if (open->count < config_.max_batch_records &&
+        open->payload.size() + record_bytes(length) <= config_.max_batch_bytes) {
+      batch = open;
     }
   }
   if (batch == nullptr) {
-    open_batch_ = (uint64_t{config_.self_id + 1} << 56) | (++batch_seq_ & ((uint64_t{1} << 56) - 1));
-    batch = &outstanding_[open_batch_];
+    batch = &new_batch();
+    open_batch_ = batch->id;
     to_propose_.push_back(open_batch_);
   }
   const size_t at = batch->payload.size();
@@ -126,7 +180,7 @@ ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, ui
 
 bool ReplicationPlane::poll() {
   bool progress = false;
-  Completion cs[kCompletionsPerPoll];
+  Completion* cs = completions_;  // a member: not constructed (32 × 24 bytes) on every poll
   int n = memory_.log_cq->poll(cs, kCompletionsPerPoll);
   for (int i = 0; i < n; ++i) on_log_completion(cs[i]);
   progress |= n > 0;
@@ -184,18 +238,26 @@ void ReplicationPlane::step_down() {
   inflight_.clear();
   // Not known to be decided: the new leader may still decide some (then our apply answers them
   // as usual); the front end must treat the rest as unknown outcomes.
-  for (uint64_t id : to_propose_) {
-    auto it = outstanding_.find(id);
-    if (it == outstanding_.end()) continue;
-    for (uint64_t ticket : it->second.tickets) state_machine_->abandoned(ticket);
-    pending_requests_ -= it->second.count;
-    outstanding_.erase(it);
+  // The queued ones in queue order, then the rest (accepted, not known decided) oldest first.
+  for (size_t i = 0; i < to_propose_.size(); ++i) {
+    Batch* b = find_batch(to_propose_[i]);
+    if (b == nullptr) continue;
+    for (uint64_t ticket : b->tickets) state_machine_->abandoned(ticket);
+    pending_requests_ -= b->count;
+    release_batch(*b);
   }
-  for (auto& [id, batch] : outstanding_) {
-    for (uint64_t ticket : batch.tickets) state_machine_->abandoned(ticket);
-    pending_requests_ -= batch.count;
+  std::vector<std::pair<uint64_t, uint32_t>> rest;  // (id, pool slot): rare path, may allocate
+  for (size_t i = 0; i < batch_pool_.size(); ++i) {
+    if (batch_pool_[i].id != 0) rest.emplace_back(batch_pool_[i].id, static_cast<uint32_t>(i));
   }
-  outstanding_.clear();
+  std::sort(rest.begin(), rest.end());
+  for (const auto& [id, slot] : rest) {
+    Batch& b = batch_pool_[slot];
+    for (uint64_t ticket : b.tickets) state_machine_->abandoned(ticket);
+    pending_requests_ -= b.count;
+    release_batch(b);
+  }
+  assert(live_batches_ == 0);
   to_propose_.clear();
   open_batch_ = 0;
   assert(pending_requests_ == 0);
@@ -351,8 +413,9 @@ void ReplicationPlane::abort(const char* why) {
   role_ = Role::kCandidate;
   // Undecided entries go back to the proposal queue, in order, ahead of newer requests; if
   // another copy gets decided through adoption, apply skips the duplicate by batch id.
-  for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
-    if (it->batch_id != 0 && outstanding_.count(it->batch_id)) to_propose_.push_front(it->batch_id);
+  for (size_t i = inflight_.size(); i-- > 0;) {
+    const uint64_t id = inflight_[i].batch_id;
+    if (id != 0 && find_batch(id) != nullptr) to_propose_.push_front(id);
   }
   inflight_.clear();
   open_batch_ = 0;
@@ -373,8 +436,9 @@ void ReplicationPlane::reprepare(const char* why) {
   ++stats_.reprepares;
   ++term_;
   role_ = Role::kCandidate;
-  for (auto it = inflight_.rbegin(); it != inflight_.rend(); ++it) {
-    if (it->batch_id != 0 && outstanding_.count(it->batch_id)) to_propose_.push_front(it->batch_id);
+  for (size_t i = inflight_.size(); i-- > 0;) {
+    const uint64_t id = inflight_[i].batch_id;
+    if (id != 0 && find_batch(id) != nullptr) to_propose_.push_front(id);
   }
   inflight_.clear();
   open_batch_ = 0;
@@ -597,13 +661,13 @@ bool ReplicationPlane::fill_pipeline() {
   bool progress = false;
   while (inflight_.size() < config_.max_inflight && !to_propose_.empty()) {
     const uint64_t id = to_propose_.front();
-    auto it = outstanding_.find(id);
-    if (it == outstanding_.end()) {  // decided meanwhile through adoption
+    const Batch* found = find_batch(id);
+    if (found == nullptr) {  // decided meanwhile through adoption
       to_propose_.pop_front();
       if (open_batch_ == id) open_batch_ = 0;
       continue;
     }
-    const Batch& b = it->second;
+    const Batch& b = *found;
     const uint64_t at = position(next_vpos_);
     if (!space_for(at, entry_bytes(b.payload.size()))) {
       // Back-pressure: wait for followers to apply; refresh their heads now, not later.
@@ -638,12 +702,13 @@ bool ReplicationPlane::maybe_publish_commit() {
 
 bool ReplicationPlane::maybe_refresh_heads() {
   bool progress = false;
+  const uint64_t t = now();  // one clock read per poll, not one per peer
   for (PeerLink& p : peers_) {
     PeerState& ps = peer_state_[p.id];
     if (!ps.confirmed || ps.header_read_in_flight) continue;
-    if (ps.header_read_ns != 0 && now() - ps.header_read_ns < config_.head_refresh_ns) continue;
+    if (ps.header_read_ns != 0 && t - ps.header_read_ns < config_.head_refresh_ns) continue;
     ps.header_read_in_flight = true;
-    ps.header_read_ns = now();
+    ps.header_read_ns = t;
     post_read(p, WrKind::kReadHeader, tag(1), scratch(p.id, ScratchLayout::kHeaderRead),
               sizeof(LogHeader), 0);
     progress = true;
@@ -863,20 +928,12 @@ void ReplicationPlane::apply_entry(const DecodedEntry& e) {
   const EntryHeader& h = e.header;
   if (h.kind != EntryKind::kData) return;
   // A batch re-proposed after an abort may also be decided through adoption: apply it once.
-  if (h.batch_id != 0) {
-    if (!applied_batches_.insert(h.batch_id).second) {
-      ++stats_.duplicate_batches_skipped;
-      return;
-    }
-    applied_batch_order_.push_back(h.batch_id);
-    if (applied_batch_order_.size() > kAppliedBatchHistory) {
-      applied_batches_.erase(applied_batch_order_.front());
-      applied_batch_order_.pop_front();
-    }
+  if (h.batch_id != 0 && !applied_batches_.insert(h.batch_id)) {
+    ++stats_.duplicate_batches_skipped;
+    return;
   }
-  Batch* ours = nullptr;
-  auto it = outstanding_.find(h.batch_id);
-  if (it != outstanding_.end()) ours = &it->second;
+  // batch_pool_ is a deque: `ours` stays valid even if apply() proposes (a new Batch).
+  Batch* ours = h.batch_id != 0 ? find_batch(h.batch_id) : nullptr;
   const bool well_formed = for_each_record(
       e.payload, h.payload_bytes, h.record_count,
       [&](uint16_t i, const uint8_t* data, uint32_t length) {
@@ -888,7 +945,7 @@ void ReplicationPlane::apply_entry(const DecodedEntry& e) {
   if (ours != nullptr) {
     pending_requests_ -= ours->count;
     if (open_batch_ == h.batch_id) open_batch_ = 0;
-    outstanding_.erase(it);
+    release_batch(*ours);
   }
 }
 

@@ -17,13 +17,11 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
-#include <functional>
 #include <optional>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "core/flat.h"
 #include "core/links.h"
 #include "core/log_format.h"
 #include "core/permission_manager.h"
@@ -194,7 +192,10 @@ class ReplicationPlane {
     bool header_read_in_flight = false;
   };
 
+  // One of our batches (requests sharing an entry), from propose() until it is applied here or
+  // abandoned. Pooled: a released Batch keeps its buffers for the next one.
   struct Batch {
+    uint64_t id = 0;               // 0: free
     std::vector<uint8_t> payload;  // records: [u32 length][bytes]...
     std::vector<uint64_t> tickets;
     uint16_t count = 0;
@@ -242,6 +243,16 @@ class ReplicationPlane {
   void accept(uint64_t index, uint64_t batch_id, EntryKind kind, uint16_t count,
               const uint8_t* payload, uint32_t payload_bytes);
   bool space_for(uint64_t position, size_t bytes) const;
+  // Our outstanding batches: a new (empty) one with a fresh id, lookup by id (nullptr when it is
+  // not one of ours or no longer outstanding), and release after apply or abandonment.
+  Batch& new_batch();
+  Batch* find_batch(uint64_t id) {
+    const uint32_t slot = batch_index_[id & batch_index_mask_];
+    if (slot == 0) return nullptr;
+    Batch& b = batch_pool_[slot - 1];
+    return b.id == id ? &b : nullptr;
+  }
+  void release_batch(Batch& b);
   bool post_write(PeerLink& peer, WrKind kind, uint64_t value, const uint8_t* source,
                   uint32_t lkey, uint32_t length, uint64_t remote_offset, bool allow_inline);
   void post_read(PeerLink& peer, WrKind kind, uint64_t value, uint8_t* destination,
@@ -301,10 +312,18 @@ class ReplicationPlane {
   uint64_t published_commit_ = 0;
   uint64_t last_send_ns_ = 0;
   uint64_t last_rejoin_ns_ = 0;
-  std::deque<Inflight> inflight_;
-  std::unordered_map<uint64_t, Batch> outstanding_;  // our batches not yet applied, by id
-  std::deque<uint64_t> to_propose_;                  // batch ids waiting for an index
-  uint64_t open_batch_ = 0;                          // back of to_propose_, still filling
+  Ring<Inflight> inflight_;
+  // Our batches not yet applied, without a map: a pool of Batch objects (stable addresses; free
+  // ones on a stack, so the serial path reuses one or two warm Batches and allocates nothing)
+  // and a direct-mapped index from the low bits of a batch id to its pool slot + 1. Ids are
+  // chosen so that their index entry is free; the index doubles when half full.
+  std::deque<Batch> batch_pool_;
+  std::vector<uint32_t> free_batches_;
+  std::vector<uint32_t> batch_index_;
+  uint64_t batch_index_mask_ = 0;
+  uint32_t live_batches_ = 0;
+  Ring<uint64_t> to_propose_;  // batch ids waiting for an index
+  uint64_t open_batch_ = 0;    // back of to_propose_, still filling
   uint64_t pending_requests_ = 0;
   // Prepare at next_index_.
   uint64_t adopt_proposal_ = 0;
@@ -316,8 +335,10 @@ class ReplicationPlane {
   uint64_t applied_vpos_ = 0;
   uint64_t known_commit_ = 0;
   std::vector<uint8_t> apply_scratch_;
-  std::unordered_set<uint64_t> applied_batches_;
-  std::deque<uint64_t> applied_batch_order_;
+  RecentIds applied_batches_;  // batch ids applied lately (a re-proposed batch applies once)
+
+  static constexpr int kCompletionsPerPoll = 32;
+  fabric::Completion completions_[kCompletionsPerPoll];  // poll()'s buffer (poll is not reentrant)
 
   ReplicationStats stats_;
   LeaderMilestones milestones_;
