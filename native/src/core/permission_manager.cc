@@ -82,24 +82,37 @@ void PermissionManager::serve(uint32_t candidate, const PermissionSlot& request)
       if (p.id == candidate || !(desired_access_[p.id] & kRemoteWrite)) continue;
       desired_access_[p.id] = kReadOnly;
       ++record.revoked;
+      // Whatever it posted before now may still be on the wire: only a cycle of the QP discards
+      // it, so a later grant to this peer must cycle unless this revocation did.
+      stale_writes_possible_[p.id] = true;
       if (p.log_qp->state() != fabric::QpState::kRts) continue;  // nothing can land through it
       fabric::PermissionChange change =
           mechanism_ == RevocationMechanism::kQpStateCycle
               ? fabric::cycle_qp(device, *p.log_qp, kReadOnly, p.log_qp_peer)
               : fabric::change_permission(device, *p.log_qp, kReadOnly, p.log_qp_peer);
       record.mechanism = change.mechanism;
+      if (change.status.ok() && change.mechanism == fabric::PermissionMechanism::kQpStateCycle) {
+        stale_writes_possible_[p.id] = false;
+      }
     }
     if (candidate != self_) {
       PeerLink& p = *peer(candidate);
       desired_access_[candidate] = kReadWrite;
+      // Re-opening a QP whose access was revoked by flags would let WRITEs the candidate posted
+      // in an earlier term, still held up on the wire, land after this grant — over slots a newer
+      // leader may have decided meanwhile, and ahead of this term's prepare READs. Cycle instead.
       const bool must_cycle = mechanism_ == RevocationMechanism::kQpStateCycle ||
                               (request.flags & kRequestPleaseCycle) ||
+                              stale_writes_possible_[candidate] ||
                               p.log_qp->state() != fabric::QpState::kRts;
       fabric::PermissionChange change;
       if (!must_cycle) change = fabric::change_qp_access(device, *p.log_qp, kReadWrite);
       if (must_cycle || !change.status.ok()) {
         change = fabric::cycle_qp(device, *p.log_qp, kReadWrite, p.log_qp_peer);
         ack_flags |= kAckCycled;
+      }
+      if (change.status.ok() && change.mechanism == fabric::PermissionMechanism::kQpStateCycle) {
+        stale_writes_possible_[candidate] = false;
       }
       record.mechanism = change.mechanism;
     }
@@ -148,6 +161,7 @@ void PermissionManager::forget(uint32_t peer) {
   std::memset(&bg->requests[peer], 0, sizeof bg->requests[peer]);
   // What it may write to our log is decided again when it asks (or when we grant it).
   desired_access_[peer] = kRemoteRead;
+  stale_writes_possible_[peer] = false;  // its QP is cycled for the new incarnation
   if (holder_ == peer) holder_ = kMaxReplicas;
 }
 

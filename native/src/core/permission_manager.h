@@ -84,6 +84,9 @@ class PermissionManager {
   uint32_t leader_view_ = kMaxReplicas;  // none yet: nobody is granted anything
   uint64_t served_seq_[kMaxReplicas] = {};
   uint32_t desired_access_[kMaxReplicas] = {};
+  // Its write access was revoked without cycling its QP since: WRITEs it posted before may still
+  // arrive, so granting it again must cycle the QP (fabric.h contract 2: RESET drops them).
+  bool stale_writes_possible_[kMaxReplicas] = {};
   std::vector<PermissionSwitch> switches_;
   PermissionSwitch last_{};
   bool has_last_ = false;

@@ -597,7 +597,7 @@ void ReplicationPlane::decide_slot() {
     // earlier leader, so prepare is omitted from now on (until the next abort).
     phase_ = Phase::kReady;
     role_ = Role::kLeader;
-    milestones_.prepared_ns = now();
+    if (milestones_.prepared_ns == 0) milestones_.prepared_ns = now();  // a re-prepare keeps the first
     stats_.confirmed_followers = confirmed_count();
     // A no-op entry right away establishes the new term's commit point (the first commit of a
     // failover timeline) even when no client is waiting.
@@ -869,7 +869,8 @@ void ReplicationPlane::advance_commit() {
   if (!advanced) return;
   last_progress_ns_ = now();
   known_commit_ = std::max(known_commit_, commit_index_);
-  if (milestones_.first_commit_ns == 0) milestones_.first_commit_ns = now();
+  // The new term's first commit: entries adopted during prepare are decided before it is done.
+  if (milestones_.first_commit_ns == 0 && phase_ == Phase::kReady) milestones_.first_commit_ns = now();
   if (phase_ == Phase::kAcceptAdopted && inflight_.empty()) {
     begin_read_slot();  // the adopted value is decided: prepare the next index
   }

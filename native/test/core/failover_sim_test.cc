@@ -1,6 +1,7 @@
 // The background plane under simulation: pull-score detection, lowest-id election, permission
 // switching and failover timelines; then seeded chaos — crashes, pauses (an old leader that wakes
-// up and keeps writing), torn writes, delays, QP failures — with the checker watching throughout.
+// up and keeps writing), torn writes, delays, QP failures, log connections that hold WRITEs for
+// milliseconds — with the checker watching throughout.
 //
 // Replay a failing chaos seed:  MU_CHAOS_SEED=<seed> ./core_tests --gtest_filter=Chaos.*
 // Longer runs:                  MU_CHAOS_SEEDS=100000 ./core_tests --gtest_filter=Chaos.*
@@ -261,6 +262,21 @@ void chaos(uint64_t seed) {
         if (!c.replica(victim).crashed) c.world().fail_qp(*c.replica(victim).log_qps[other]);
         break;
       }
+      case 5: {
+        // One slow log connection: what the victim writes to `other` from now on is held up on
+        // the wire (a partition, retransmission back-off) and may arrive terms later.
+        const uint32_t other = (victim + 1 + rng() % (n - 1)) % n;
+        if (!c.replica(victim).crashed) {
+          c.world().set_qp_delay(*c.replica(victim).log_qps[other], 100'000 + rng() % 3'000'000);
+        }
+        break;
+      }
+      case 6:
+        for (uint32_t i = 0; i < n; ++i) {
+          if (c.replica(i).crashed) continue;
+          for (auto& [peer, qp] : c.replica(i).log_qps) c.world().set_qp_delay(*qp, 0);
+        }
+        break;
       default:
         break;
     }
@@ -268,11 +284,13 @@ void chaos(uint64_t seed) {
     c.check(ctx + " round " + std::to_string(round));
     if (::testing::Test::HasFatalFailure()) return;
   }
-  // Liveness: heal every pause; with at most a minority crashed the group must decide again.
+  // Liveness: heal every pause and slow link; with at most a minority crashed the group must
+  // decide again.
   for (uint32_t i = 0; i < n; ++i) {
     if (c.replica(i).crashed) continue;
     c.replica(i).paused = false;
     c.world().resume(*c.replica(i).device);
+    for (auto& [peer, qp] : c.replica(i).log_qps) c.world().set_qp_delay(*qp, 0);
   }
   std::optional<uint32_t> leader;
   for (int k = 0; k < 200 && !leader; ++k) {

@@ -26,6 +26,58 @@ TEST(Majority, AnyTwoMajoritiesIntersectForGroupsOfOneToSeven) {
   }
 }
 
+// A leader's WRITEs can outlive its term: posted before it lost leadership, held up on the wire
+// (a partition; TCP retransmission back-off), delivered after a peer revoked its write access and
+// later granted it again for a new term. Found by the real-process chaos suite (seed 7): a re-grant
+// by QP access flags re-opened the very QP, the old-term entry landed over a slot a newer leader
+// had decided there, the new term's prepare read it back (in QP order, after it) and adopted it,
+// and two replicas applied different histories. A grant to a peer whose write access was revoked
+// by flags must cycle the QP, so that nothing posted before the revocation can land.
+TEST(Replication, WritesHeldOnTheWireNeverLandAfterTheirWriterIsGrantedAgain) {
+  for (uint64_t seed = 1; seed <= seeds(20); ++seed) {
+    SimClusterOptions o;
+    o.replicas = 3;
+    o.faults.max_delay_steps = 2;
+    o.config.request_timeout_ns = 100'000;
+    o.config.rejoin_retry_ns = 100'000;
+    SimCluster c(seed, o);
+    c.set_leader(0);
+    for (uint32_t i = 0; i < 5; ++i) ASSERT_EQ(c.propose(0, value(i)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(5, 200000));
+    // Leader 0's log connections now hold what it writes for 3 ms: this entry reaches nobody yet.
+    for (uint32_t j = 1; j < 3; ++j) c.world().set_qp_delay(*c.replica(0).log_qps.at(j), 3'000'000);
+    ASSERT_EQ(c.propose(0, "stale"), ProposeStatus::kQueued);
+    c.run(2000);
+    for (uint32_t j = 1; j < 3; ++j) c.world().set_qp_delay(*c.replica(0).log_qps.at(j), 0);
+    // Replica 0 is cut off (not running, as far as the others can tell); replica 1 leads with
+    // replica 2, revoking 0 by access flags, finds the slot empty and decides other values there.
+    c.replica(0).paused = true;
+    for (uint32_t i = 1; i < 3; ++i) {
+      c.replica(i).replica->set_static_leader(1);
+      c.replica(i).replica->poll();
+    }
+    for (uint32_t i = 0; i < 3; ++i) ASSERT_EQ(c.propose(1, "new-" + std::to_string(i)), ProposeStatus::kQueued);
+    for (int s = 0; s < 400000 && (c.replica(1).machine.applied.size() < 8 || c.replica(2).machine.applied.size() < 8); ++s) c.step();
+    ASSERT_GE(c.replica(2).machine.applied.size(), 8u) << c.describe();
+    ASSERT_LT(c.world().now_ns(), 2'500'000u) << "the held WRITE must still be on the wire";
+    // Replica 2 goes away; replica 0 comes back and leads again with replica 1 alone. Its held
+    // WRITE arrives after replica 1 granted it access for the new term.
+    c.crash(2);
+    c.replica(0).paused = false;
+    c.replica(0).replica->set_static_leader(1);  // it learns it lost leadership (steps down) ...
+    c.replica(0).replica->poll();
+    c.set_leader(0);                               // ... and is elected again: a new candidacy
+    c.run(200000);
+    c.check("held writes, seed " + std::to_string(seed));
+    if (HasFailure()) return;
+    const size_t before = c.replica(0).machine.applied.size();
+    ASSERT_EQ(c.propose(0, "after"), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(before + 1, 400000)) << c.describe();
+    c.check("held writes, after, seed " + std::to_string(seed));
+    if (HasFailure()) return;
+  }
+}
+
 TEST(Replication, SingleReplicaDecidesAlone) {
   SimCluster c(1, {.replicas = 1});
   c.set_leader(0);

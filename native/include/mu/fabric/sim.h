@@ -54,6 +54,8 @@ class SimWorld {
   // Every operation the device posts from now on starts delay_ns later (a slow host or link, as
   // the soft fabric's outgoing-delay hook); the responses it serves are not slowed. 0 clears it.
   void set_outgoing_delay(Device& device, uint64_t delay_ns);
+  // The same for one QP's operations (one slow connection; order on the QP is kept as always).
+  void set_qp_delay(QueuePair& qp, uint64_t delay_ns);
 
   struct Impl;
 

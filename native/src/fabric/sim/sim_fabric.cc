@@ -63,6 +63,7 @@ struct SimQpState {
   bool bound = false;
   SimAddress remote{};
   std::deque<Op> send_queue;  // posted, not yet completed; front is the oldest
+  uint64_t delay_steps = 0;   // this QP's link is slow: its operations start this much later
   size_t executed_count = 0;  // ops at the front of send_queue that the responder finished
 };
 
@@ -449,7 +450,7 @@ class SimQp final : public QueuePair {
       w_.push_completion(s_, op, WcStatus::kWorkRequestFlushed);
       return Status::Ok();
     }
-    op.eligible_step = w_.steps + w_.delay() + w_.devices.at(s_.node).outgoing_delay_steps;
+    op.eligible_step = w_.steps + w_.delay() + w_.devices.at(s_.node).outgoing_delay_steps + s_.delay_steps;
     s_.send_queue.push_back(std::move(op));
     return Status::Ok();
   }
@@ -543,6 +544,10 @@ void SimWorld::set_outgoing_delay(Device& device, uint64_t delay_ns) {
   const uint64_t step_ns = std::max<uint64_t>(impl_->faults.step_ns, 1);
   impl_->devices.at(static_cast<SimDevice&>(device).node()).outgoing_delay_steps =
       (delay_ns + step_ns - 1) / step_ns;
+}
+void SimWorld::set_qp_delay(QueuePair& qp, uint64_t delay_ns) {
+  const uint64_t step_ns = std::max<uint64_t>(impl_->faults.step_ns, 1);
+  static_cast<SimQp&>(qp).s_.delay_steps = (delay_ns + step_ns - 1) / step_ns;
 }
 void SimWorld::crash(Device& device) {
   const uint32_t node = static_cast<SimDevice&>(device).node();
