@@ -302,8 +302,12 @@ void chaos(uint64_t seed) {
   for (uint32_t i = 0; i < n; ++i) {
     if (!c.replica(i).crashed) live_min = std::min(live_min, c.replica(i).machine.applied.size());
   }
-  ProposeStatus s = c.propose(*leader, "liveness");
+  // A client: proposes, and proposes again (a new request) when its proposal was abandoned by a
+  // leader that stepped down meanwhile — an unknown outcome, which a client retries.
+  ProposeStatus s = c.propose(*leader, "liveness-0");
   ASSERT_EQ(s, ProposeStatus::kQueued) << ctx;
+  uint32_t proposed_on = *leader;
+  int attempts = 1;
   bool applied_everywhere = false;
   for (int k = 0; k < 400 && !applied_everywhere; ++k) {
     c.run(5000);
@@ -311,8 +315,14 @@ void chaos(uint64_t seed) {
     for (uint32_t i = 0; i < n; ++i) {
       if (c.replica(i).crashed) continue;
       bool has = false;
-      for (const Applied& a : c.replica(i).machine.applied) has = has || a.request == "liveness";
+      for (const Applied& a : c.replica(i).machine.applied) has = has || a.request.rfind("liveness-", 0) == 0;
       applied_everywhere = applied_everywhere && has;
+    }
+    if (!applied_everywhere && c.replica(proposed_on).plane->pending_requests() == 0) {
+      if (auto l = c.agreed_leader(); l && c.propose(*l, "liveness-" + std::to_string(attempts)) == ProposeStatus::kQueued) {
+        proposed_on = *l;
+        ++attempts;
+      }
     }
   }
   EXPECT_TRUE(applied_everywhere) << ctx << ": the healed group made no progress (min applied "

@@ -267,7 +267,9 @@ class SimCluster {
              std::to_string(st.aborts) + " reprepares=" + std::to_string(st.reprepares) +
              " peer_failures=" + std::to_string(st.peer_failures) + " catchup_impossible=" +
              std::to_string(st.catch_up_impossible) + " phase=" + st.phase + " voter=" +
-             std::to_string(st.voter) + " hb_stopped=" +
+             std::to_string(st.voter) + " next=" + std::to_string(st.next_index) + " pending=" +
+             std::to_string(st.pending_requests) + " used=" + std::to_string(st.log_used_bytes) + "/" +
+             std::to_string(st.log_ring_bytes) + " full=" + std::to_string(st.log_full_events) + " hb_stopped=" +
              std::to_string(r->replica->detector().heartbeat_stopped()) + " alive=";
       for (uint32_t j = 0; j < replicas_.size(); ++j) {
         out += r->replica->detector().alive(j) ? "1" : "0";

@@ -227,13 +227,16 @@ struct SimWorld::Impl {
     }
     SimQpState* responder = responder_of(qp);
     if (responder == nullptr) return finish(WcStatus::kRetryExceeded);
+    // As rxe: both ends of the connection fail. The responder's QP enters ERR like any QP does:
+    // its own outstanding requests complete flushed (left queued, they would never complete, and
+    // a leader waiting for one — a joining follower's header read — waited forever).
     if (!(responder->access & required_access(op.wr.opcode))) {
-      responder->state = QpState::kErr;  // as rxe: both ends of the connection fail
+      fail_requester(*responder);
       return finish(WcStatus::kRemoteInvalidRequest);
     }
     uint8_t* target = remote_target(*responder, op, len);
     if (target == nullptr) {
-      responder->state = QpState::kErr;
+      fail_requester(*responder);
       return finish(WcStatus::kRemoteAccessError);
     }
     switch (op.wr.opcode) {
