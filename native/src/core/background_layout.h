@@ -51,13 +51,14 @@ struct BackgroundLayout {
   alignas(64) uint64_t heartbeat;
   uint64_t voter;    // 1: holds the decided log (bootstrapped, or a learner that caught up)
   uint64_t leaving;  // 1: hands over (graceful shutdown): treat as failed at once
+  uint64_t preferred;  // the preferred leader (switchover), see preferred_word below; 0: none
   alignas(64) PermissionSlot requests[kMaxReplicas];  // requests[c]: written by candidate c
   alignas(64) PermissionSlot acks[kMaxReplicas];      // acks[r]: written by granter r
 };
 
 namespace background_offset {
 constexpr size_t kHeartbeat = offsetof(BackgroundLayout, heartbeat);
-constexpr size_t kLivenessBytes = 3 * sizeof(uint64_t);
+constexpr size_t kLivenessBytes = 4 * sizeof(uint64_t);
 constexpr size_t request(uint32_t candidate) {
   return offsetof(BackgroundLayout, requests) + candidate * sizeof(PermissionSlot);
 }
@@ -65,6 +66,27 @@ constexpr size_t ack(uint32_t granter) {
   return offsetof(BackgroundLayout, acks) + granter * sizeof(PermissionSlot);
 }
 }  // namespace background_offset
+
+static_assert(offsetof(BackgroundLayout, preferred) - offsetof(BackgroundLayout, heartbeat) + 8 ==
+              background_offset::kLivenessBytes);
+
+// The preferred-leader word (targeted switchover). 0: no preference. Otherwise
+//   bits 16..63: epoch — the switchover's number, one more than any the setter had seen
+//   bits  8..15: the id of the replica that set it (the leader at the time)
+//   bits  0..7:  the preferred replica's id + 1
+// Compared as integers: a later switchover (higher epoch; on a tie, the higher setter id)
+// replaces an earlier one, so every replica adopts the highest word it reads and all converge.
+namespace preferred_word {
+constexpr uint64_t make(uint64_t epoch, uint32_t setter, uint32_t target) {
+  return (epoch << 16) | (uint64_t{setter} << 8) | (uint64_t{target} + 1);
+}
+constexpr uint64_t epoch(uint64_t w) { return w >> 16; }
+// kMaxReplicas when none (or malformed).
+constexpr uint32_t target(uint64_t w) {
+  const uint64_t t = w & 0xff;
+  return t == 0 || t > kMaxReplicas ? kMaxReplicas : static_cast<uint32_t>(t - 1);
+}
+}  // namespace preferred_word
 
 constexpr size_t kBackgroundBytes = (sizeof(BackgroundLayout) + 4095) / 4096 * 4096;
 

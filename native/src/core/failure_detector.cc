@@ -42,7 +42,22 @@ PeerLink* FailureDetector::link(uint32_t id) {
   return nullptr;
 }
 
+uint32_t FailureDetector::preferred() const {
+  const uint32_t p = preferred_word::target(preferred_word_);
+  return p < config_.replica_count ? p : kMaxReplicas;
+}
+
+void FailureDetector::set_preferred(uint32_t target) {
+  assert(target < config_.replica_count);
+  preferred_word_ = preferred_word::make(preferred_word::epoch(preferred_word_) + 1,
+                                         config_.self_id, target);
+  auto* bg = reinterpret_cast<BackgroundLayout*>(memory_.background);
+  __atomic_store_n(&bg->preferred, preferred_word_, __ATOMIC_RELEASE);
+}
+
 uint32_t FailureDetector::leader() const {
+  const uint32_t p = preferred();
+  if (p != kMaxReplicas && known(p) && alive(p) && voter(p) && !leaving(p)) return p;
   for (uint32_t i = 0; i < config_.replica_count; ++i) {
     // A lower id not heard from yet (nor found failed) may be a voter: do not skip past it, or
     // every replica would briefly elect itself at start-up.
@@ -71,6 +86,7 @@ bool FailureDetector::poll(bool replication_stuck) {
   stopped_ = replication_stuck;
   if (!stopped_) __atomic_store_n(&bg->heartbeat, ++heartbeat_, __ATOMIC_RELEASE);
   __atomic_store_n(&bg->voter, uint64_t{self_voter_}, __ATOMIC_RELEASE);
+  __atomic_store_n(&bg->preferred, preferred_word_, __ATOMIC_RELEASE);
 
   bool progress = false;
   const ScratchLayout layout{scratch_slot_read_bytes_};
@@ -153,11 +169,16 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   failing_since_ns_[id] = 0;
   sample_round_trip(id, now - read_posted_ns_[id]);
   const ScratchLayout layout{scratch_slot_read_bytes_};
-  uint64_t words[3];
+  uint64_t words[4];
+  static_assert(sizeof words == background_offset::kLivenessBytes);
   std::memcpy(words, memory_.scratch + layout.base(id) + ScratchLayout::kHeartbeatRead,
               sizeof words);
   voter_[id] = words[1] == 1;
   known_[id] = true;
+  // A later switchover than the one we know of: adopt it (and publish it with our heartbeat).
+  if (words[3] > preferred_word_ && preferred_word::target(words[3]) < config_.replica_count) {
+    preferred_word_ = words[3];
+  }
   if (words[2] == 1) {
     if (leaving_[id]) return;  // stays failed while it hands over, beating or not
     // A graceful hand-over: no need to wait for the score to fall.

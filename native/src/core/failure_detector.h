@@ -11,7 +11,13 @@
 // transport fails outright (connection lost: the peer's process or NIC is gone) fails the peer at
 // once: on the soft fabric that makes a killed leader's detection take microseconds, not periods. Scores are clamped to [0, score_max]; a peer at or below
 // failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
-// slow peer does not flap). The leader is the lowest-id replica considered alive — no voting.
+// slow peer does not flap). The leader is the lowest-id replica considered alive — no voting —
+// unless a switchover named a preferred leader that is alive, known, a voter and not leaving:
+// then it leads. The preference (background_layout.h, preferred_word) is published with the
+// heartbeat, and each replica adopts the highest (latest) one it reads from any peer, so it
+// spreads to everyone within about one read period. It stays until a later switchover replaces
+// it; while the preferred replica is failed the lowest-id rule applies, and it leads again once
+// it is seen alive (and a voter) again.
 // Timing never depends on sleep accuracy: only on the injected clock and on polls.
 #pragma once
 
@@ -64,9 +70,17 @@ class FailureDetector {
   bool poll(bool replication_stuck);
   void on_completion(const fabric::Completion& c);
 
-  // Lowest id considered alive among voters (self included when it is a voter); kMaxReplicas
+  // The preferred leader when it is eligible (alive, known, a voter, not leaving); otherwise the
+  // lowest id considered alive among voters (self included when it is a voter); kMaxReplicas
   // when there is none. Learners never lead: their logs may lack decided entries.
   uint32_t leader() const;
+  // Targeted switchover: publish `target` as the preferred leader with a new epoch (higher than
+  // any preference seen). The caller (Replica) checks that we lead and the target is eligible.
+  void set_preferred(uint32_t target);
+  // The preferred leader (kMaxReplicas: none) and its raw word (see preferred_word).
+  uint32_t preferred() const;
+  uint64_t preferred_word() const { return preferred_word_; }
+  bool leaving(uint32_t id) const { return id == config_.self_id ? self_leaving_ : leaving_[id]; }
   bool alive(uint32_t id) const { return id == config_.self_id || alive_[id]; }
   bool voter(uint32_t id) const { return id == config_.self_id ? self_voter_ : voter_[id]; }
   void set_self_voter(bool voter) { self_voter_ = voter; }
@@ -99,6 +113,7 @@ class FailureDetector {
   bool stopped_ = false;
   bool self_voter_ = true;
   bool self_leaving_ = false;
+  uint64_t preferred_word_ = 0;  // ours: set by a switchover or adopted from a peer
   bool voter_[kMaxReplicas] = {};
   bool known_[kMaxReplicas] = {};  // read at least once
   uint64_t first_attempt_ns_[kMaxReplicas] = {};

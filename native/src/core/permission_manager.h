@@ -23,8 +23,9 @@ struct ScratchLayout {
   static constexpr size_t kAckSource = 320;           // 64 B: our ack to this candidate
   static constexpr size_t kCommitSource = 384;        // 8 B: commit value being published
   static constexpr size_t kMinProposalSource = 392;   // 8 B
-  static constexpr size_t kHeartbeatRead = 400;       // 24 B: a peer's heartbeat, voter, leaving
+  static constexpr size_t kHeartbeatRead = 400;       // 32 B: heartbeat, voter, leaving, preferred
   static constexpr size_t kFixedBytes = 448;
+  static_assert(kHeartbeatRead + background_offset::kLivenessBytes <= kFixedBytes);
 
   size_t per_peer_bytes() const { return kFixedBytes + slot_read_bytes; }
   size_t total_bytes() const { return per_peer_bytes() * kMaxReplicas; }

@@ -95,8 +95,12 @@ bool Replica::poll() {
     }
   }
   if (view != leader_view_) {
-    push({EventKind::kLeaderChanged, now, leader_view_, view, 0, ""});
     const uint32_t previous = leader_view_;
+    // A handover asked for: the old leader is still alive and the new one is the preferred one.
+    const bool switchover = previous != kNoReplica && view != kNoReplica &&
+                            view == detector_.preferred() && detector_.alive(previous) &&
+                            !detector_.leaving(previous);
+    push({EventKind::kLeaderChanged, now, leader_view_, view, 0, switchover ? "switchover" : ""});
     leader_view_ = view;
     if (view == kNoReplica) {
       plane_.set_no_leader();
@@ -109,7 +113,9 @@ bool Replica::poll() {
       t.to = id();
       if (previous == kNoReplica) {
         t.reason = "initial";
-      } else if (previous < id()) {
+      } else if (switchover) {
+        t.reason = "switchover";
+      } else if (previous < id() || !detector_.alive(previous)) {
         t.reason = "leader-failed";
         t.suspected_ns = detector_.suspected_at_ns(previous);
         t.failed_ns = detector_.failed_at_ns(previous);
@@ -152,6 +158,28 @@ bool Replica::poll() {
     pending_.reset();
   }
   return progress;
+}
+
+std::string Replica::set_preferred_leader(uint32_t to) {
+  const uint32_t n = config_.replication.replica_count;
+  if (to >= n) {
+    return "replica " + std::to_string(to) + " is not a member (ids 0.." + std::to_string(n - 1) + ")";
+  }
+  if (config_.static_leader) return "the leader is fixed by configuration (static leader)";
+  if (leader_view_ != id()) {
+    return leader_view_ == kNoReplica
+               ? "replica " + std::to_string(id()) + " does not lead: no leader at the moment"
+               : "replica " + std::to_string(id()) + " does not lead: replica " +
+                     std::to_string(leader_view_) + " does";
+  }
+  if (to != id()) {
+    const std::string who = "replica " + std::to_string(to);
+    if (!detector_.known(to) || !detector_.alive(to)) return who + " is not alive";
+    if (detector_.leaving(to)) return who + " is leaving";
+    if (!detector_.voter(to)) return who + " is a learner (not caught up): it cannot lead";
+  }
+  detector_.set_preferred(to);
+  return "";
 }
 
 void Replica::leave() {

@@ -19,7 +19,7 @@ constexpr uint32_t kNoReplica = kMaxReplicas;
 struct FailoverTimeline {
   uint32_t from = kNoReplica;  // leader before (kNoReplica: none, e.g. the first election)
   uint32_t to = kNoReplica;
-  std::string reason;          // leader-failed | initial | lower-id-recovered
+  std::string reason;          // leader-failed | initial | lower-id-recovered | switchover
   uint64_t suspected_ns = 0;   // first heartbeat of `from` seen not moving (0: not applicable)
   uint64_t failed_ns = 0;      // its score reached the failure threshold: detection
   uint64_t candidate_ns = 0;   // we started asking for permissions
@@ -71,6 +71,13 @@ class Replica {
   bool poll();
   // Graceful hand-over (SIGTERM): peers treat us as failed at their next read; we stop leading.
   void leave();
+  // Targeted switchover: makes `to` the preferred leader (see FailureDetector::leader). Only the
+  // replica that leads (in its own view) accepts, and only for a target that is a member, alive,
+  // a voter and not leaving; to itself it is accepted and changes nothing but the preference.
+  // This replica steps down at its next poll; the others adopt the preference from its heartbeat
+  // region within about one read period, and `to` becomes candidate. Returns "" when accepted,
+  // otherwise why not. Engine thread only.
+  std::string set_preferred_leader(uint32_t to);
   // Tests/experiments: fix the leader (nullopt: the failure detector chooses again).
   void set_static_leader(std::optional<uint32_t> leader) { config_.static_leader = leader; }
 

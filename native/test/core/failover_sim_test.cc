@@ -203,6 +203,140 @@ TEST(Failover, SlowLeaderLinkIsNotAFailure) {
   }
 }
 
+// Every live replica's view is `expected` (followers included, not only the leader's role).
+bool run_until_all_view(SimCluster& c, uint32_t expected, size_t max_steps) {
+  for (size_t s = 0; s < max_steps; ++s) {
+    c.step();
+    if (s % 256 != 0) continue;
+    bool all = true;
+    for (uint32_t i = 0; i < c.size() && all; ++i) {
+      if (c.replica(i).crashed) continue;
+      all = c.replica(i).replica->leader_view() == expected;
+    }
+    auto l = c.agreed_leader();
+    if (all && l && *l == expected) return true;
+  }
+  return false;
+}
+
+// Targeted switchover: the leader names its successor; the old leader steps down at once, the
+// others adopt the preference from its heartbeat region, the target takes over. Nothing decided
+// is lost; proposals the old leader had not decided are abandoned (the front end reports them as
+// unknown outcomes), never applied twice.
+TEST(Switchover, MovesLeadershipToTheTargetWithoutLosingValues) {
+  for (uint32_t n : {3u, 5u}) {
+    const std::string ctx = "n=" + std::to_string(n);
+    SimCluster c(60 + n, detector_options(n));
+    ASSERT_TRUE(run_until_leader(c, 0, 200000)) << ctx;
+    for (int k = 0; k < 10; ++k) ASSERT_EQ(c.propose(0, "before-" + std::to_string(k)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(10, 500000)) << ctx;
+    // Some proposals still in flight when the leader hands over.
+    for (int k = 0; k < 5; ++k) c.propose(0, "inflight-" + std::to_string(k));
+    c.run(50);
+    ASSERT_EQ(c.replica(0).replica->set_preferred_leader(2), "") << ctx;
+    EXPECT_EQ(c.replica(0).replica->detector().preferred(), 2u);
+    // Bounded: a few read periods (10 µs each, 100 ns per step; polls are random).
+    ASSERT_TRUE(run_until_all_view(c, 2, 400000)) << ctx << "\n" << c.describe();
+    c.check("switchover " + ctx);
+    EXPECT_NE(c.propose(0, "to-old-leader"), ProposeStatus::kQueued) << ctx;
+    const size_t applied_before = c.replica(2).machine.applied.size();
+    for (int k = 0; k < 10; ++k) ASSERT_EQ(c.propose(2, "after-" + std::to_string(k)), ProposeStatus::kQueued) << ctx;
+    ASSERT_TRUE(c.run_until_applied(applied_before + 10, 1'000'000)) << ctx << "\n" << c.describe();
+    c.run(20000);
+    c.check("after switchover " + ctx);
+    const auto& t = c.replica(2).replica->timelines();
+    ASSERT_FALSE(t.empty()) << ctx;
+    EXPECT_EQ(t.back().from, 0u);
+    EXPECT_EQ(t.back().to, 2u);
+    EXPECT_EQ(t.back().reason, "switchover");
+    for (uint32_t i = 0; i < n; ++i) {
+      EXPECT_EQ(c.replica(i).replica->detector().preferred(), 2u) << ctx << " replica " << i;
+    }
+    // A later switchover replaces the earlier preference (here to a lower id than the leader).
+    ASSERT_EQ(c.replica(2).replica->set_preferred_leader(1), "") << ctx;
+    ASSERT_TRUE(run_until_all_view(c, 1, 400000)) << ctx << "\n" << c.describe();
+    const size_t applied_mid = c.replica(1).machine.applied.size();
+    for (int k = 0; k < 5; ++k) ASSERT_EQ(c.propose(1, "again-" + std::to_string(k)), ProposeStatus::kQueued) << ctx;
+    ASSERT_TRUE(c.run_until_applied(applied_mid + 5, 1'000'000)) << ctx << "\n" << c.describe();
+    c.run(20000);
+    c.check("second switchover " + ctx);
+    EXPECT_EQ(c.replica(1).replica->timelines().back().reason, "switchover");
+  }
+}
+
+TEST(Switchover, RefusedOnAFollowerAndForAnIneligibleTarget) {
+  SimCluster c(71, detector_options(3));
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  for (int k = 0; k < 5; ++k) c.propose(0, "a-" + std::to_string(k));
+  ASSERT_TRUE(c.run_until_applied(5, 500000));
+  EXPECT_EQ(c.replica(1).replica->set_preferred_leader(2), "replica 1 does not lead: replica 0 does");
+  EXPECT_EQ(c.replica(0).replica->set_preferred_leader(3), "replica 3 is not a member (ids 0..2)");
+  // To itself: accepted, nothing changes but the preference.
+  EXPECT_EQ(c.replica(0).replica->set_preferred_leader(0), "");
+  c.run(50000);
+  EXPECT_EQ(c.agreed_leader(), std::optional<uint32_t>(0));
+  EXPECT_EQ(c.replica(0).replica->failovers(), 1u);
+  // A failed target.
+  c.crash(2);
+  for (int k = 0; k < 400 && c.replica(0).replica->detector().alive(2); ++k) c.run(1000);
+  ASSERT_FALSE(c.replica(0).replica->detector().alive(2));
+  EXPECT_EQ(c.replica(0).replica->set_preferred_leader(2), "replica 2 is not alive");
+  // A restarted target is a learner until caught up: alive, but it may not lead yet.
+  c.restart(2);
+  bool saw_learner = false;
+  for (int k = 0; k < 4000 && !saw_learner; ++k) {
+    c.run(100);
+    const FailureDetector& d = c.replica(0).replica->detector();
+    if (d.alive(2) && !d.voter(2)) {
+      saw_learner = true;
+      EXPECT_EQ(c.replica(0).replica->set_preferred_leader(2),
+                "replica 2 is a learner (not caught up): it cannot lead");
+    }
+    if (d.voter(2)) break;
+  }
+  EXPECT_TRUE(saw_learner) << c.describe();
+  EXPECT_EQ(c.agreed_leader(), std::optional<uint32_t>(0));
+  c.check("refused switchovers");
+}
+
+TEST(Switchover, PreferredLeaderCrashFallsBackToLowestIdThenLeadsAgainWhenBack) {
+  for (uint32_t n : {3u, 5u}) {
+    const std::string ctx = "n=" + std::to_string(n);
+    const uint32_t target = n - 1;
+    SimCluster c(80 + n, detector_options(n));
+    ASSERT_TRUE(run_until_leader(c, 0, 200000)) << ctx;
+    for (int k = 0; k < 5; ++k) c.propose(0, "a-" + std::to_string(k));
+    ASSERT_TRUE(c.run_until_applied(5, 500000)) << ctx;
+    ASSERT_EQ(c.replica(0).replica->set_preferred_leader(target), "") << ctx;
+    ASSERT_TRUE(run_until_all_view(c, target, 400000)) << ctx << "\n" << c.describe();
+    for (int k = 0; k < 5; ++k) ASSERT_EQ(c.propose(target, "b-" + std::to_string(k)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(10, 1'000'000)) << ctx;
+    c.crash(target);
+    ASSERT_TRUE(run_until_all_view(c, 0, 2'000'000)) << ctx << "\n" << c.describe();
+    c.run(50000);
+    const auto& t = c.replica(0).replica->timelines();
+    ASSERT_FALSE(t.empty());
+    EXPECT_EQ(t.back().from, target);
+    EXPECT_EQ(t.back().reason, "leader-failed");
+    for (int k = 0; k < 5; ++k) ASSERT_EQ(c.propose(0, "c-" + std::to_string(k)), ProposeStatus::kQueued);
+    bool applied = false;
+    for (int k = 0; k < 400 && !applied; ++k) {
+      c.run(5000);
+      applied = true;
+      for (uint32_t i = 0; i < n; ++i) applied = applied && (c.replica(i).crashed || c.replica(i).machine.applied.size() >= 15);
+    }
+    ASSERT_TRUE(applied) << ctx << "\n" << c.describe();
+    c.check("preferred crashed " + ctx);
+    // It comes back (a learner, caught up, promoted): still preferred, it leads again.
+    c.restart(target);
+    ASSERT_TRUE(run_until_all_view(c, target, 4'000'000)) << ctx << "\n" << c.describe();
+    const size_t before = c.replica(target).machine.applied.size();
+    ASSERT_EQ(c.propose(target, "back"), ProposeStatus::kQueued) << ctx;
+    ASSERT_TRUE(c.run_until_applied(before + 1, 1'000'000)) << ctx << "\n" << c.describe();
+    c.check("preferred back " + ctx);
+  }
+}
+
 // One seed drives a whole scenario: a safety phase with faults, then a liveness phase on a healed
 // majority that must make progress.
 void chaos(uint64_t seed) {
@@ -275,6 +409,19 @@ void chaos(uint64_t seed) {
         for (uint32_t i = 0; i < n; ++i) {
           if (c.replica(i).crashed) continue;
           for (auto& [peer, qp] : c.replica(i).log_qps) c.world().set_qp_delay(*qp, 0);
+        }
+        break;
+      case 7:
+        // A switchover to the victim, asked of whoever believes it leads (refused when the
+        // victim is not eligible in that replica's view).
+        for (uint32_t i = 0; i < n; ++i) {
+          if (c.replica(i).crashed || c.replica(i).replica->leader_view() != i) continue;
+          const std::string why = c.replica(i).replica->set_preferred_leader(victim);
+          if (std::getenv("MU_DEBUG")) {
+            std::printf("round %d: switchover %u -> %u: %s\n", round, i, victim,
+                        why.empty() ? "accepted" : why.c_str());
+          }
+          break;
         }
         break;
       default:
