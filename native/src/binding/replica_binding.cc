@@ -283,6 +283,7 @@ KvReplicaConfig parse_options(Napi::Env env, const Napi::Value& arg, Napi::Funct
 struct Reply {
   uint64_t call = 0;
   std::string text;
+  bool switchover = false;  // text: "" when accepted, otherwise why not
 };
 struct EventBatch {
   std::vector<core::Event> events;
@@ -364,6 +365,18 @@ class ReplicaCore {
     replica_->submit(std::move(argv), [channel, call](std::string text) {
       auto* reply = new Reply{call, std::move(text)};
       if (channel.NonBlockingCall(reply) != napi_ok) delete reply;  // closing: nobody waits
+    });
+    return true;
+  }
+
+  // A targeted switchover, answered through the reply channel like a command.
+  bool switchover(uint32_t to, uint64_t call) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!replica_) return false;
+    const ReplyChannel channel = reply_channel;
+    replica_->engine().switchover(to, [channel, call](std::string why) {
+      auto* reply = new Reply{call, std::move(why), true};
+      if (channel.NonBlockingCall(reply) != napi_ok) delete reply;
     });
     return true;
   }
@@ -503,6 +516,7 @@ Napi::Object stats_object(Napi::Env env, const ReplicaCore& core, const KvReplic
   o.Set("phase", js.str(r.phase ? r.phase : ""));
   o.Set("leader", r.leader ? js.replica(*r.leader) : env.Null());
   o.Set("leaderView", js.replica(e.leader_view));
+  o.Set("preferredLeader", js.replica(e.preferred_leader));
   o.Set("proposal", js.u64(r.proposal));
   o.Set("nextIndex", js.u64(r.next_index));
   o.Set("commitIndex", js.u64(r.commit_index));
@@ -647,6 +661,7 @@ class ReplicaWrap final : public Napi::ObjectWrap<ReplicaWrap> {
                        {InstanceMethod<&ReplicaWrap::Stats>("stats"),
                         InstanceMethod<&ReplicaWrap::Execute>("execute"),
                         InstanceMethod<&ReplicaWrap::Leave>("leave"),
+                        InstanceMethod<&ReplicaWrap::Switchover>("switchover"),
                         InstanceMethod<&ReplicaWrap::Stop>("stop"),
                         InstanceAccessor<&ReplicaWrap::Id>("id"),
                         InstanceAccessor<&ReplicaWrap::RespPort>("respPort"),
@@ -720,6 +735,32 @@ class ReplicaWrap final : public Napi::ObjectWrap<ReplicaWrap> {
     const uint64_t call = ++core_->next_call;
     if (core_->state != ReplicaCore::State::kRunning || !core_->submit(std::move(argv), call)) {
       Napi::Error error = Napi::Error::New(env, "execute: the replica is stopped");
+      error.Set("code", Napi::String::New(env, kStoppedCode));
+      deferred.Reject(error.Value());
+      return promise;
+    }
+    core_->pending.emplace(call, deferred);
+    hold(env);
+    return promise;
+  }
+
+  Napi::Value Switchover(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsNumber()) {
+      throw Napi::TypeError::New(env, "switchover: expects a replica id (a number)");
+    }
+    const double to = info[0].As<Napi::Number>().DoubleValue();
+    if (!(to >= 0 && to < core::kMaxReplicas) || to != static_cast<double>(static_cast<uint32_t>(to))) {
+      throw Napi::TypeError::New(env, "switchover: the replica id must be an integer in 0.." +
+                                          std::to_string(core::kMaxReplicas - 1) + ", got " +
+                                          describe(info[0]));
+    }
+    Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+    Napi::Promise promise = deferred.Promise();
+    const uint64_t call = ++core_->next_call;
+    if (core_->state != ReplicaCore::State::kRunning ||
+        !core_->switchover(static_cast<uint32_t>(to), call)) {
+      Napi::Error error = Napi::Error::New(env, "switchover: the replica is stopped");
       error.Set("code", Napi::String::New(env, kStoppedCode));
       deferred.Reject(error.Value());
       return promise;
@@ -824,6 +865,13 @@ void CallReply(Napi::Env env, Napi::Function, ReplicaCore* core, Reply* reply) {
   Napi::Promise::Deferred deferred = it->second;
   core->pending.erase(it);
   if (core->pending.empty() && core->wrap != nullptr) core->wrap->release_hold(env);
+  if (owned->switchover) {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("ok", Napi::Boolean::New(env, owned->text.empty()));
+    if (!owned->text.empty()) result.Set("error", Napi::String::New(env, owned->text));
+    deferred.Resolve(result);
+    return;
+  }
   deferred.Resolve(Napi::String::New(env, owned->text));
 }
 

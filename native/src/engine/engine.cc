@@ -413,6 +413,13 @@ void Engine::post(std::function<void(core::ReplicationPlane&)> work) {
   inbox_.push_back(std::move(work));
 }
 
+void Engine::switchover(uint32_t to, std::function<void(std::string)> done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  replica_inbox_.push_back([to, done = std::move(done)](core::Replica& replica) {
+    done(replica.set_preferred_leader(to));
+  });
+}
+
 void Engine::add_pollable(std::function<bool()> poll) {
   std::lock_guard<std::mutex> lock(mutex_);
   new_pollables_.push_back(std::move(poll));
@@ -434,6 +441,7 @@ void Engine::run() {
   core::Replica& replica = *resources_->replica;
   core::ReplicationPlane& plane = replica.plane();
   std::vector<std::function<void(core::ReplicationPlane&)>> work;
+  std::vector<std::function<void(core::Replica&)>> replica_work;
   std::vector<std::function<bool()>> pollables;
   uint64_t polls = 0;
   uint64_t idle_polls = 0;
@@ -446,6 +454,7 @@ void Engine::run() {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         work.swap(inbox_);
+        replica_work.swap(replica_inbox_);
         if (leave_requested_) {
           leave_requested_ = false;
           replica.leave();
@@ -456,6 +465,7 @@ void Engine::run() {
         s.replication = plane.stats();
         s.milestones = plane.milestones();
         s.leader_view = replica.leader_view();
+        s.preferred_leader = replica.detector().preferred();
         s.peers.clear();
         for (const core::PeerLink& p : plane.peers()) {
           s.peers.push_back({p.id, replica.detector().alive(p.id), replica.detector().score(p.id)});
@@ -471,8 +481,10 @@ void Engine::run() {
         s.uptime_ns = resources_->device->now_ns() - resources_->started_ns;
       }
       for (auto& w : work) w(plane);
-      progress |= !work.empty();
+      for (auto& w : replica_work) w(replica);
+      progress |= !work.empty() || !replica_work.empty();
       work.clear();
+      replica_work.clear();
     }
     idle_polls = progress ? 0 : idle_polls + 1;
     // Busy-polling is Mu's speed. A replica not asked to spin backs off when idle: it yields,

@@ -67,6 +67,7 @@ struct EngineStats {
   core::ReplicationStats replication;
   core::LeaderMilestones milestones;
   uint32_t leader_view = core::kNoReplica;
+  uint32_t preferred_leader = core::kNoReplica;  // set by a switchover (kNoReplica: none)
   std::vector<PeerView> peers;
   bool heartbeat_stopped = false;
   uint64_t heartbeat = 0;
@@ -98,6 +99,10 @@ class Engine {
   EngineStats stats() const;
   // Graceful hand-over (see core::Replica::leave); returns at once.
   void leave();
+  // Targeted switchover (see core::Replica::set_preferred_leader): runs on the engine thread at
+  // its next iteration; `done` gets "" when accepted, otherwise why not — on the engine thread.
+  // Not called if the engine stops first.
+  void switchover(uint32_t to, std::function<void(std::string)> done);
   void stop();
   // The replication plane, for components that run ON the engine thread (pollables, state
   // machine callbacks). Never touch it from another thread: use post().
@@ -120,6 +125,7 @@ class Engine {
   std::condition_variable stop_cv_;
   mutable std::mutex mutex_;  // guards the inbox, pollables_ additions and the stats snapshot
   std::vector<std::function<void(core::ReplicationPlane&)>> inbox_;
+  std::vector<std::function<void(core::Replica&)>> replica_inbox_;
   std::vector<std::function<bool()>> new_pollables_;
   std::vector<core::Event> events_;
   bool leave_requested_ = false;

@@ -114,6 +114,17 @@ describe('a replica run from JavaScript', () => {
     expect(() => replica.execute(['SET', 'k', 1 as unknown as string])).toThrow(/^execute: argv\[2\] must be a string/);
   });
 
+  test('switchover: answered from the engine thread; to itself accepted, refusals say why', async () => {
+    expect(replica.stats().preferredLeader).toBeNull();
+    expect(await replica.switchover(1)).toEqual({ ok: false, error: 'replica 1 is not a member (ids 0..0)' });
+    expect(await replica.switchover(0)).toEqual({ ok: true });
+    await until('the preference in stats', () => replica.stats().preferredLeader === 0);
+    expect(replica.stats()).toMatchObject({ role: 'leader', leaderView: 0 });
+    expect(() => replica.switchover('1' as unknown as number)).toThrow(/^switchover: expects a replica id/);
+    expect(() => replica.switchover(16)).toThrow(/^switchover: the replica id must be an integer in 0..15, got 16/);
+    expect(() => replica.switchover(0.5)).toThrow(/^switchover: the replica id must be an integer/);
+  });
+
   test('events arrive on the JS thread', async () => {
     await until('events', () => events.some((e) => e.kind === 'FailoverCompleted'));
     expect(events.find((e) => e.kind === 'LeaderChanged')).toMatchObject({ from: null, to: 0 });
@@ -131,6 +142,7 @@ describe('a replica run from JavaScript', () => {
     expect(second.stats()).toMatchObject({ running: false, replicaId: 0 });
     await expect(second.execute(['GET', 'k0'])).rejects.toMatchObject({ code: 'MU_REPLICA_STOPPED' });
     expect(second.leave()).toBe(false);
+    await expect(second.switchover(0)).rejects.toMatchObject({ code: 'MU_REPLICA_STOPPED' });
     await second.stop();
   });
 });

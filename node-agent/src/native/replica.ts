@@ -93,7 +93,7 @@ export interface GrantTiming {
 export interface EngineFailoverTimeline {
   from: number | null;
   to: number | null;
-  /** leader-failed | initial | lower-id-recovered */
+  /** leader-failed | initial | lower-id-recovered | switchover */
   reason: string;
   suspectedAtMicros: number | null;
   failedAtMicros: number | null;
@@ -130,6 +130,8 @@ export interface ReplicaStats {
   leader: number | null;
   /** Leader as the failure detector chooses it. */
   leaderView: number | null;
+  /** The preferred leader a switchover named (it leads while alive and a voter); null: none. */
+  preferredLeader: number | null;
   proposal: number;
   /** Leader: first undecided offset (FUO). */
   nextIndex: number;
@@ -188,6 +190,8 @@ export interface ReplicaStats {
   };
 }
 
+export type SwitchoverResult = { ok: true } | { ok: false; error: string };
+
 export interface Replica {
   readonly id: number;
   /** The RESP port actually listened on. */
@@ -203,6 +207,15 @@ export interface Replica {
   execute(argv: string[]): Promise<string>;
   /** Graceful hand-over: peers treat this replica as failed at once. false when already stopped. */
   leave(): boolean;
+  /**
+   * Targeted switchover: make replica `to` the preferred leader. Runs on the engine thread; accepted only on the
+   * replica that leads (in its own view) and for a target that is a member, alive, a voter (not a learner) and not
+   * leaving — to itself it is accepted and changes nothing but the preference. When accepted, this replica steps
+   * down and `to` takes over within a few heartbeat read periods. Resolves { ok: true } or { ok: false, error }
+   * (why not, naming the leader when this replica does not lead). Rejects with code MU_REPLICA_STOPPED when the
+   * replica stops first; throws a TypeError for an id that is not an integer in 0..15.
+   */
+  switchover(to: number): Promise<SwitchoverResult>;
   /** Stops the engine off the JS thread; idempotent. */
   stop(): Promise<void>;
 }
