@@ -151,6 +151,31 @@ export class Agent {
     return stats ? buildStatus(stats, this.ctx) : undefined;
   }
 
+  /** Targeted switchover (POST /switchover): see AgentEndpoints.switchover. */
+  async switchover(to: number): Promise<{ code: 202 | 400 | 409 | 503; doc: Record<string, unknown> }> {
+    const n = this.config.members.length;
+    if (to >= n) {
+      return { code: 400, doc: { ok: false, error: `replica ${to} is not a member (ids 0..${n - 1})` } };
+    }
+    const replica = this.replica;
+    if (!replica?.running || this.stopping) {
+      return { code: 503, doc: { ok: false, error: this.stopping ? 'the agent is stopping' : 'the engine is starting' } };
+    }
+    let answer;
+    try {
+      answer = await replica.switchover(to);
+    } catch (e) {
+      return { code: 503, doc: { ok: false, error: (e as Error).message } };
+    }
+    const leader = replica.stats().leaderView;
+    if (!answer.ok) {
+      this.log.warn({ to, leader, reason: answer.error }, 'switchover refused');
+      return { code: 409, doc: { ok: false, error: answer.error, leader } };
+    }
+    this.log.info({ from: this.config.replicaId, to }, `switchover: handing leadership to replica ${to}`);
+    return { code: 202, doc: { ok: true, to } };
+  }
+
   private async run(): Promise<void> {
     const { config } = this;
     this.log.info({ replicaId: config.replicaId, cluster: config.cluster, members: config.members.length,
@@ -185,6 +210,7 @@ export class Agent {
         return { contentType: this.metrics!.registry.contentType, body: await this.metrics!.registry.metrics() };
       },
       status: () => this.status(),
+      switchover: (to) => this.switchover(to),
     }, { host: config.httpHost, port: config.httpPort, statusToken: config.statusToken,
       onError: (e) => this.log.error({ err: e }, 'HTTP server error') });
     try {

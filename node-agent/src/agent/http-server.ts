@@ -1,5 +1,6 @@
-// The agent's HTTP endpoints (node:http): /healthz, /readyz, /metrics, /status. The paths are the operator's contract
-// (operator/src/builders/agent-contract.ts). The handlers only read snapshots: nothing here waits on the engine.
+// The agent's HTTP endpoints (node:http): /healthz, /readyz, /metrics, /status, and POST /switchover. The paths are the
+// operator's contract (operator/src/builders/agent-contract.ts). The GET handlers only read snapshots; a switchover is
+// one round trip to the engine thread (it answers at its next iteration).
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,12 +20,45 @@ export interface AgentEndpoints {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** undefined while the engine is not started yet. */
   status(): Record<string, unknown> | undefined;
+  /**
+   * Targeted switchover to replica `to` (an integer, not yet checked against the members). 202: accepted, the
+   * handover started; 400: no such member; 409: refused (this replica does not lead, or the target is not an alive
+   * voter); 503: the engine is not running.
+   */
+  switchover(to: number): Promise<{ code: 202 | 400 | 409 | 503; doc: Record<string, unknown> }>;
+}
+
+/** Largest /switchover body read ({"to": 15} is a dozen bytes). */
+const MAX_SWITCHOVER_BODY = 4096;
+
+class BadRequest extends Error {}
+
+/** The JSON body {"to": <replica id>}; throws BadRequest with what is wrong. */
+async function readSwitchoverBody(req: http.IncomingMessage): Promise<number> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_SWITCHOVER_BODY) throw new BadRequest(`body larger than ${MAX_SWITCHOVER_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (e) {
+    throw new BadRequest(`body is not JSON: ${(e as Error).message}`);
+  }
+  const to = (doc as { to?: unknown } | null)?.to;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !Number.isInteger(to) || (to as number) < 0) {
+    throw new BadRequest('body must be a JSON object {"to": <replica id, a non-negative integer>}');
+  }
+  return to as number;
 }
 
 export interface HttpServerOptions {
   host: string;
   port: number;
-  /** When set, /status requires "Authorization: Bearer <token>". */
+  /** When set, /status and /switchover require "Authorization: Bearer <token>". */
   statusToken?: string;
   onError?: (error: Error) => void;
 }
@@ -87,12 +121,7 @@ export class AgentHttpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === AGENT_SWITCHOVER_PATH) {
-      // Not offered (the operator reports SwitchoverNotSupported on 404): the engine's leader is always the
-      // lowest-id live voter (Mu §4.3), so leadership cannot be moved to a chosen replica — a leader that left would
-      // take it back once restarted and caught up. A leader hands over only when it stops (SIGTERM).
-      req.resume();
-      send(res, 404, 'switchover is not offered: the engine elects the lowest-id live replica; stop the leader ' +
-        '(SIGTERM) to hand over to the next one\n');
+      await this.switchover(req, res);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -127,10 +156,42 @@ export class AgentHttpServer {
         return;
       }
       case '/':
-        send(res, 200, `mu agent: ${AGENT_HEALTH_PATH} ${AGENT_READY_PATH} ${AGENT_METRICS_PATH} ${AGENT_STATUS_PATH}\n`);
+        send(res, 200, `mu agent: ${AGENT_HEALTH_PATH} ${AGENT_READY_PATH} ${AGENT_METRICS_PATH} ${AGENT_STATUS_PATH} ` +
+          `POST ${AGENT_SWITCHOVER_PATH}\n`);
         return;
       default:
         send(res, 404, `no such endpoint ${path}\n`);
     }
+  }
+
+  /**
+   * POST {"to": id}: the engine makes `to` the preferred leader when this replica leads (DESIGN.md §3.5, docs/engine.md
+   * "Switchover"). 202 {"ok":true,"to":id} once accepted — the handover is then under way, not finished: watch
+   * /status for the new leader.
+   */
+  private async switchover(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== 'POST') {
+      req.resume();
+      send(res, 405, 'only POST, with a JSON body {"to": <replica id>}\n', 'text/plain; charset=utf-8',
+        { Allow: 'POST' });
+      return;
+    }
+    if (this.options.statusToken && !bearerMatches(req.headers.authorization, this.options.statusToken)) {
+      req.resume();
+      send(res, 401, 'a bearer token is required for /switchover\n', 'text/plain; charset=utf-8',
+        { 'WWW-Authenticate': 'Bearer realm="mu-agent"' });
+      return;
+    }
+    let to: number;
+    try {
+      to = await readSwitchoverBody(req);
+    } catch (e) {
+      if (!(e instanceof BadRequest)) throw e;
+      req.resume();
+      sendJson(res, 400, { ok: false, error: e.message });
+      return;
+    }
+    const answer = await this.endpoints.switchover(to);
+    sendJson(res, answer.code, answer.doc);
   }
 }

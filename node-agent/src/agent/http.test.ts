@@ -19,8 +19,8 @@ interface Reply {
   body: string;
 }
 
-function request(port: number, path: string, options: { method?: string; headers?: Record<string, string> } = {}):
-  Promise<Reply> {
+function request(port: number, path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers },
       (res) => {
@@ -30,7 +30,7 @@ function request(port: number, path: string, options: { method?: string; headers
           body: Buffer.concat(chunks).toString('utf8') }));
       });
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
@@ -218,10 +218,34 @@ describe('the agent\'s HTTP endpoints, on loopback, with a real one-replica engi
     const post = await request(port, '/status', { method: 'POST' });
     expect(post.code).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
-    // The operator's switchover request: not offered (it reports SwitchoverNotSupported on 404).
-    const switchover = await request(port, '/switchover', { method: 'POST' });
-    expect(switchover.code).toBe(404);
-    expect(switchover.body).toMatch(/^switchover is not offered/);
+    const get = await request(port, '/switchover', { headers: { Authorization: 'Bearer s3cret-token' } });
+    expect(get.code).toBe(405);
+    expect(get.headers.allow).toBe('POST');
+  });
+
+  test('POST /switchover: the bearer token, the body checked, and to the leader itself accepted', async () => {
+    const post = (body: string, token = 's3cret-token'): Promise<Reply> => request(port, '/switchover', {
+      method: 'POST', body, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+    expect((await request(port, '/switchover', { method: 'POST', body: '{"to":0}' })).code).toBe(401);
+    expect((await post('{"to":0}', 'nope')).code).toBe(401);
+    for (const bad of ['', 'not json', '[]', '{}', '{"to":"0"}', '{"to":-1}', '{"to":0.5}', 'null']) {
+      const r = await post(bad);
+      expect({ bad, code: r.code }).toEqual({ bad, code: 400 });
+      expect(JSON.parse(r.body)).toMatchObject({ ok: false, error: expect.any(String) });
+    }
+    const nonMember = await post('{"to":1}');
+    expect(nonMember.code).toBe(400);
+    expect(JSON.parse(nonMember.body)).toEqual({ ok: false, error: 'replica 1 is not a member (ids 0..0)' });
+    // One replica: a switchover to itself (the leader) is accepted and changes nothing but the preference.
+    const self = await post('{"to":0}');
+    expect(self.code).toBe(202);
+    expect(JSON.parse(self.body)).toEqual({ ok: true, to: 0 });
+    const status = await until('the preference in /status', async () => {
+      const doc = JSON.parse((await request(port, '/status', { headers: { Authorization: 'Bearer s3cret-token' } })).body) as
+        { leaderId: number; engine: { preferredLeader: number | null } };
+      return doc.engine.preferredLeader === 0 ? doc : undefined;
+    }, 5_000);
+    expect(status.leaderId).toBe(0);
   });
 });
 
@@ -232,6 +256,7 @@ describe('the HTTP server before the engine runs', () => {
       readiness: () => ({ ready: false, reasons: ['the engine is starting'] }),
       metrics: async () => ({ contentType: 'text/plain', body: '' }),
       status: () => undefined,
+      switchover: async () => ({ code: 503, doc: { ok: false, error: 'the engine is starting' } }),
     }, { host: '127.0.0.1', port: 0 });
     const { port } = await server.listen();
     try {
@@ -240,6 +265,9 @@ describe('the HTTP server before the engine runs', () => {
       expect(ready.code).toBe(503);
       expect(JSON.parse(ready.body)).toEqual({ ready: false, reasons: ['the engine is starting'] });
       expect((await request(port, '/status')).code).toBe(503);
+      const switchover = await request(port, '/switchover', { method: 'POST', body: '{"to":1}' });
+      expect(switchover.code).toBe(503);
+      expect(JSON.parse(switchover.body)).toEqual({ ok: false, error: 'the engine is starting' });
     } finally {
       await server.close();
     }

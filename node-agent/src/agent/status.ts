@@ -184,6 +184,7 @@ export function buildStatus(stats: ReplicaStats, ctx: StatusContext, nowMs: numb
       voter: stats.voter,
       leaderView: stats.leaderView,
       replicationLeader: stats.leader,
+      preferredLeader: stats.preferredLeader ?? null,
       confirmedFollowers: stats.confirmedFollowers,
       proposals: stats.proposals,
       entriesDecided: stats.entriesDecided,
