@@ -9,8 +9,8 @@
 // slow link is not a dead peer: judging every period, a leader whose own reads took longer than a
 // period lost all its followers while they still saw it alive, and nobody served. A read the
 // transport fails outright (connection lost: the peer's process or NIC is gone) fails the peer at
-// once: on the soft fabric that makes a killed leader's detection take microseconds, not periods. Scores are clamped to [0, score_max]; a peer at or below
-// failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
+// once: a killed leader is detected at the next read, not after a score's worth of periods.
+// Scores are clamped to [0, score_max]; a peer at or below failure_threshold is considered failed until it climbs to recovery_threshold (hysteresis, so a
 // slow peer does not flap). The leader is the lowest-id replica considered alive — no voting —
 // unless a switchover named a preferred leader that is alive, known, a voter and not leaving:
 // then it leads. The preference (background_layout.h, preferred_word) is published with the
