@@ -62,7 +62,7 @@ uint32_t FailureDetector::leader() const {
     // A lower id not heard from yet (nor found failed) may be a voter: do not skip past it, or
     // every replica would briefly elect itself at start-up.
     if (i != config_.self_id && alive_[i] && !known_[i]) return kMaxReplicas;
-    if (alive(i) && voter(i) && !(i == config_.self_id ? self_leaving_ : leaving_[i])) return i;
+    if (alive(i) && voter(i) && !leaving(i)) return i;
   }
   return kMaxReplicas;
 }
