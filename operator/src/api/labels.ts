@@ -34,3 +34,11 @@ export const ANNOTATION_RECONCILIATION_PAUSED = `${API_GROUP}/reconciliation-pau
  * as status.targetLeader, asks the current leader's agent to hand over, and removes the annotation when done.
  */
 export const ANNOTATION_SWITCHOVER_TO = `${API_GROUP}/switchover-to`;
+/**
+ * Set by the rolling update on the leader pod when it asked the leader's agent to hand leadership over before the pod
+ * is replaced: when it asked (RFC 3339). If leadership has not moved within the handover timeout, the pod is replaced
+ * anyway (the engine then fails over by itself).
+ */
+export const ANNOTATION_HANDOVER_REQUESTED_AT = `${API_GROUP}/handover-requested-at`;
+/** Set with the above once the leader's agent accepted the handover (202): the member leadership goes to. */
+export const ANNOTATION_HANDOVER_TO = `${API_GROUP}/handover-to`;

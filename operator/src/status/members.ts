@@ -58,9 +58,12 @@ function member(
   return out;
 }
 
-/** Counts toward quorum: Ready, and a leader or follower (a learner is still copying the log). */
+/**
+ * Counts toward quorum: Ready, and a leader, follower or candidate (a voter in the middle of an election, seen for a
+ * few ms around every failover or switchover); a learner is still copying the log.
+ */
 export function isVoting(m: MemberStatus): boolean {
-  return m.ready === true && (m.role === 'leader' || m.role === 'follower');
+  return m.ready === true && (m.role === 'leader' || m.role === 'follower' || m.role === 'candidate');
 }
 
 function problem(
