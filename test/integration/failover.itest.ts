@@ -6,7 +6,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { LABEL_ROLE } from '../../operator/src/api/labels.js';
+import { ANNOTATION_SWITCHOVER_TO, LABEL_ROLE } from '../../operator/src/api/labels.js';
 import { AGENT_FLAGS } from '../../operator/src/builders/agent-contract.js';
 import type { MuCluster } from '../../operator/src/api/types.js';
 import { collectionPath, objectPath, RESOURCES } from '../../operator/src/kube/paths.js';
@@ -280,12 +280,43 @@ describe('a MuCluster of real agents on the soft fabric', () => {
     const redis = connect((await leaderAddress())!);
     await redis.connect();
     try {
+      // In chunks: a request goes through the log as one entry, and entries are bounded (≈64 KiB).
       const keys = [...acked.keys()];
-      const values = keys.length > 0 ? await redis.mget(...keys) : [];
-      const lost = keys.filter((k, i) => values[i] !== acked.get(k));
+      const lost: string[] = [];
+      for (let i = 0; i < keys.length; i += 500) {
+        const chunk = keys.slice(i, i + 500);
+        const values = await redis.mget(...chunk);
+        lost.push(...chunk.filter((k, j) => values[j] !== acked.get(k)));
+      }
       expect(lost).toEqual([]);
     } finally {
       redis.disconnect();
     }
   }, 330_000);
+
+  it('moves leadership to the member `kubectl mu switchover` names (the annotation), then clears the request', async () => {
+    const before = await getCluster(c, NS, NAME);
+    const from = before.status!.leader!.member;
+    const to = ['e2e-0', 'e2e-1', 'e2e-2'].filter((m) => m !== from).sort().at(-1)!; // not the lowest id: only a switchover makes it lead
+    const asked = Date.now();
+    await c.patch(objectPath(RESOURCES.muClusters, NS, NAME), 'merge', { metadata: { annotations: { [ANNOTATION_SWITCHOVER_TO]: to } } });
+    const after = await eventually(
+      `${to} to lead and the request to be cleared`,
+      async () => {
+        const cl = await getCluster(c, NS, NAME);
+        return cl.status?.leader?.member === to && !cl.metadata.annotations?.[ANNOTATION_SWITCHOVER_TO] && !cl.status?.targetLeader
+          ? cl
+          : undefined;
+      },
+      60_000,
+      250,
+    );
+    process.stdout.write(`[it] real agents: switchover ${from} → ${to} shown in status in ${Date.now() - asked} ms\n`);
+    expect(after.status!.lastFailover).toMatchObject({ reason: 'Switchover', toId: after.status!.leader!.id });
+    const reasons = (await events(c, NS, NAME)).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['SwitchoverRequested', 'SwitchoverCompleted']));
+    // Leadership stays where it was asked to be (the preferred leader outranks the lowest id).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await getCluster(c, NS, NAME)).status!.leader!.member).toBe(to);
+  }, 90_000);
 });
