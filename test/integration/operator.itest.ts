@@ -282,4 +282,30 @@ describe('reconciling a MuCluster', () => {
     const leftovers = await c.list(collectionPath(RESOURCES.configMaps, NS), { labelSelector: 'mu.rdma.dev/cluster=wide' });
     expect(leftovers.items).toEqual([]);
   }, 90_000);
+
+  it('reports an agent that cannot start for lack of locked memory as MemlockTooLow (condition and Warning event)', async () => {
+    await c.create(
+      collectionPath(RESOURCES.muClusters, NS),
+      muCluster(NS, 'pinned', {
+        replicas: 1, fabric: 'verbs', respPort: 7400, agentPort: 9800, fabricPort: 9801,
+        engine: { logSizeBytes: 256 << 20 },
+      }),
+    );
+    const cl = await eventually('the MemlockTooLow condition', async () => {
+      const x = await getCluster(c, NS, 'pinned');
+      const degraded = condition(x, 'Degraded');
+      return degraded?.status === 'True' && /MemlockTooLow/.test(`${degraded.reason} ${degraded.message}`) ? x : undefined;
+    }, 60_000, 500);
+    expect(condition(cl, 'Degraded')?.message).toMatch(/pinned-0: MemlockTooLow: the verbs fabric pins about 264\.0 MiB/);
+    const warning = (await events(c, NS, 'pinned')).find((e) => e.reason === 'MemlockTooLow');
+    expect(warning).toMatchObject({ type: 'Warning', message: expect.stringMatching(/^pinned-0: MemlockTooLow: .*CAP_IPC_LOCK/) });
+    // What the stand-in (as kubelet) reported: the agent's own words in the pod status.
+    // (The operator replaces a finished bootstrap pod, so look for whichever pinned-0 exists with an exit reported.)
+    const message = await eventually('the termination message in pinned-0\'s status', async () => {
+      const agent = (await pods(c, NS, 'pinned')).find((p) => p.metadata!.name === 'pinned-0')?.status?.containerStatuses?.[0];
+      return agent?.state?.terminated?.message ?? agent?.lastState?.terminated?.message;
+    });
+    expect(message).toMatch(/^MemlockTooLow: /);
+    await c.delete(objectPath(RESOURCES.muClusters, NS, 'pinned'));
+  }, 90_000);
 });

@@ -3,7 +3,7 @@
 // liveness kills, and SIGTERM → grace period → SIGKILL on deletion. Each process gets its own process group, so a
 // kill takes everything it spawned with it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,6 +19,11 @@ import type {
 import type { KubeClient } from '../../operator/src/kube/rest.js';
 import { commandOnNode, type NodeNetwork } from './network.js';
 import { mountMap, rewritePaths, syncVolumes } from './volumes.js';
+
+/** kubelet's bounds: 4096 bytes of termination message; the log fallback takes the last 80 lines, at most 2048 bytes. */
+const TERMINATION_MESSAGE_LIMIT = 4096;
+const FALLBACK_LOG_LINES = 80;
+const FALLBACK_LOG_BYTES = 2048;
 
 export interface RunnerDeps {
   client: KubeClient;
@@ -43,8 +48,8 @@ interface ContainerState {
   startedAt?: Date;
   ready: boolean;
   restartCount: number;
-  lastTerminated?: { exitCode: number; signal?: string; reason: string; startedAt: Date; finishedAt: Date };
-  terminated?: { exitCode: number; reason: string; startedAt: Date; finishedAt: Date };
+  lastTerminated?: { exitCode: number; signal?: string; message?: string; reason: string; startedAt: Date; finishedAt: Date };
+  terminated?: { exitCode: number; message?: string; reason: string; startedAt: Date; finishedAt: Date };
   readinessFailures: number;
   readinessSuccesses: number;
   livenessFailures: number;
@@ -147,8 +152,39 @@ export class PodRunner {
     if (changed) this.deps.onStatus();
   }
 
-  private env(container: V1Container): Record<string, string> {
+  /**
+   * A real kubelet bind-mounts a fresh file at the container's terminationMessagePath and reports what the process
+   * wrote there as state.terminated.message. The stand-in gives each container a file in the pod directory and
+   * rewrites the path, as it does for volumes.
+   */
+  private terminationFile(container: V1Container): string {
+    return path.join(this.deps.podDir, `${container.name}.termination-log`);
+  }
+
+  private mounts(container: V1Container): Array<[string, string]> {
     const mounts = mountMap(container, this.volumeDirs);
+    mounts.push([container.terminationMessagePath ?? '/dev/termination-log', this.terminationFile(container)]);
+    return mounts.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  /** What the process left in its termination file; with FallbackToLogsOnError and nothing there, its log's tail. */
+  private terminationMessage(container: V1Container, exitCode: number): string | undefined {
+    const read = (file: string): string => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const written = read(this.terminationFile(container)).slice(0, TERMINATION_MESSAGE_LIMIT).trim();
+    if (written) return written;
+    if (exitCode === 0 || container.terminationMessagePolicy !== 'FallbackToLogsOnError') return undefined;
+    const tail = read(path.join(this.deps.podDir, `${container.name}.log`)).split('\n').slice(-FALLBACK_LOG_LINES).join('\n');
+    return tail.slice(-FALLBACK_LOG_BYTES).trim() || undefined;
+  }
+
+  private env(container: V1Container): Record<string, string> {
+    const mounts = this.mounts(container);
     const env: Record<string, string> = {
       PATH: [...this.deps.pathPrepend, process.env.PATH ?? '/usr/bin:/bin'].join(':'),
       HOME: process.env.HOME ?? '/root',
@@ -190,8 +226,9 @@ export class PodRunner {
       this.deps.onStatus();
       return;
     }
-    const mounts = mountMap(c.spec, this.volumeDirs);
+    const mounts = this.mounts(c.spec);
     const rewritten = argv.map((a) => rewritePaths(a, mounts));
+    writeFileSync(this.terminationFile(c.spec), ''); // fresh for each run, as kubelet's
     const full = commandOnNode(this.deps.node, rewritten);
     const logPath = path.join(this.deps.podDir, `${c.spec.name}.log`);
     const fd = openSync(logPath, 'a');
@@ -232,9 +269,11 @@ export class PodRunner {
     c.ready = false;
     const exitCode = code ?? 128 + (signal ? (osSignalNumber(signal) ?? 9) : 9);
     const finishedAt = new Date();
+    const message = this.terminationMessage(c.spec, exitCode);
     const record = {
       exitCode,
       ...(signal ? { signal } : {}),
+      ...(message ? { message } : {}),
       reason: exitCode === 0 ? 'Completed' : signal ? 'Killed' : 'Error',
       startedAt: c.startedAt ?? finishedAt,
       finishedAt,
@@ -428,6 +467,7 @@ function containerStatus(c: ContainerState): V1ContainerStatus {
             terminated: {
               exitCode: c.terminated.exitCode,
               reason: c.terminated.reason,
+              ...(c.terminated.message ? { message: c.terminated.message } : {}),
               startedAt: at(c.terminated.startedAt),
               finishedAt: at(c.terminated.finishedAt),
             },
@@ -447,6 +487,7 @@ function containerStatus(c: ContainerState): V1ContainerStatus {
           terminated: {
             exitCode: c.lastTerminated.exitCode,
             reason: c.lastTerminated.reason,
+            ...(c.lastTerminated.message ? { message: c.lastTerminated.message } : {}),
             startedAt: at(c.lastTerminated.startedAt),
             finishedAt: at(c.lastTerminated.finishedAt),
           },

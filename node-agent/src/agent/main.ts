@@ -2,7 +2,7 @@
 // command in Kubernetes (operator/src/builders/options.ts agentCommand). Exit status: 0 after a clean shutdown
 // (SIGTERM/SIGINT), 1 when the replica cannot start or stops on its own, 2 for a bad setting — reported as one line
 // on stderr naming the setting.
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { pino } from 'pino';
@@ -30,6 +30,42 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
+/** Kubernetes keeps at most this much of a termination message. */
+const TERMINATION_MESSAGE_LIMIT = 4096;
+
+/**
+ * Where the exit reason goes for the operator (pod status containerStatuses[].state.terminated.message), read from
+ * the raw flag or variable so that even a bad setting elsewhere is reported there.
+ */
+function terminationMessagePath(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): string | undefined {
+  let fromFlag: string | undefined;
+  try {
+    const parsed = parseAgentArgs(argv);
+    if (!parsed.help) fromFlag = parsed.flags.get('termination-message-path');
+  } catch {
+    // the bad argument is reported on stderr; fall back to the variable
+  }
+  const p = fromFlag ?? env.MU_TERMINATION_MESSAGE_PATH;
+  return p && p.trim() !== '' ? p : undefined;
+}
+
+/** "<Code>: <message>", one line, bounded (messages that already start with their code keep one copy of it). */
+export function terminationMessageText(code: string, message: string): string {
+  const line = oneLine(message);
+  return (line.startsWith(`${code}: `) ? line : `${code}: ${line}`).slice(0, TERMINATION_MESSAGE_LIMIT);
+}
+
+/** A failure to write the termination message must not hide the error itself. */
+function writeTerminationMessage(file: string | undefined, code: string, message: string, io: AgentIo): void {
+  if (!file) return;
+  const text = terminationMessageText(code, message);
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    io.err(`mu agent: could not write the termination message to ${file}: ${(e as Error).message}\n`);
+  }
+}
+
 export async function runAgentMain(argv: readonly string[], options: {
   env?: Readonly<Record<string, string | undefined>>;
   io?: AgentIo;
@@ -41,6 +77,7 @@ export async function runAgentMain(argv: readonly string[], options: {
   const env = options.env ?? process.env;
   const io = options.io ?? processIo;
   const command = options.command ?? 'mu agent';
+  const terminationFile = terminationMessagePath(argv, env);
   let config;
   try {
     if (parseAgentArgs(argv).help) {
@@ -51,6 +88,7 @@ export async function runAgentMain(argv: readonly string[], options: {
   } catch (e) {
     if (e instanceof ConfigError) {
       io.err(`${command}: bad setting ${oneLine(e.message)}\n`);
+      writeTerminationMessage(terminationFile, 'BadSetting', e.message, io);
       return EXIT_BAD_SETTING;
     }
     throw e;
@@ -77,11 +115,14 @@ export async function runAgentMain(argv: readonly string[], options: {
   } catch (e) {
     if (e instanceof ConfigError) {
       io.err(`${command}: bad setting ${oneLine(e.message)}\n`);
+      writeTerminationMessage(terminationFile, 'BadSetting', e.message, io);
       return EXIT_BAD_SETTING;
     }
     const error = e as Error & { code?: string };
     const code = e instanceof AgentStartError || error.code ? `${error.code}: ` : '';
-    io.err(`${command}: cannot start: ${code}${oneLine(error.message)}\n`);
+    const said = oneLine(error.message);
+    io.err(`${command}: cannot start: ${said.startsWith(code) ? said : `${code}${said}`}\n`);
+    writeTerminationMessage(terminationFile, error.code ?? 'StartFailed', error.message, io);
     return EXIT_FAILURE;
   }
   options.onStarted?.(agent);
@@ -105,6 +146,7 @@ export async function runAgentMain(argv: readonly string[], options: {
     process.on('SIGINT', () => stop('SIGINT'));
     agent.onFatal = (e) => {
       logger.error({ err: e }, 'exiting');
+      writeTerminationMessage(terminationFile, (e as Error & { code?: string }).code ?? 'EngineFailed', e.message, io);
       agent.shutdown('engine failure').finally(() => resolve(EXIT_FAILURE));
     };
   });

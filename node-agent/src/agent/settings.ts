@@ -162,6 +162,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'handoverTimeoutMs', flag: 'handover-timeout-ms', env: 'MU_HANDOVER_TIMEOUT_MS', group: 'runtime',
     valueName: 'MS', help: 'on SIGTERM, how long a leader waits for another replica to take over before stopping',
     defaultText: '5000', schema: intSchema(0, 600_000).default(5000) },
+  { key: 'terminationMessagePath', flag: 'termination-message-path', env: 'MU_TERMINATION_MESSAGE_PATH',
+    group: 'runtime', valueName: 'FILE', help: 'when the agent exits on an error, it writes "<Code>: <message>" here ' +
+      '(the pod\'s terminationMessagePath, which the operator reads, e.g. MemlockTooLow)',
+    schema: nonEmpty('a file path').optional() },
   { key: 'logLevel', flag: 'log-level', env: 'MU_LOG_LEVEL', group: 'runtime', valueName: 'LEVEL',
     help: 'trace, debug, info, warn or error', defaultText: 'info',
     schema: enumSchema(['trace', 'debug', 'info', 'warn', 'error']).default('info') },

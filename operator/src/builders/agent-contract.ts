@@ -23,7 +23,12 @@ export const AGENT_ENV = {
   podIP: 'MU_POD_IP',
   /** Comma-separated hugetlbfs mount points, when huge pages were requested. */
   hugepagesDirs: 'MU_HUGEPAGES_DIRS',
+  /** The container's terminationMessagePath: an agent that exits on an error writes "<Code>: <message>" there. */
+  terminationMessagePath: 'MU_TERMINATION_MESSAGE_PATH',
 } as const;
+
+/** Where the agent leaves its exit reason; the operator reads it from the pod status (e.g. MemlockTooLow). */
+export const AGENT_TERMINATION_MESSAGE_PATH = '/dev/termination-log';
 
 export const AGENT_HEALTH_PATH = '/healthz';
 export const AGENT_READY_PATH = '/readyz';

@@ -17,6 +17,7 @@ import type { MuCluster } from '../api/types.js';
 import {
   AGENT_ENV,
   AGENT_FLAGS,
+  AGENT_TERMINATION_MESSAGE_PATH,
   AGENT_HEALTH_PATH,
   AGENT_READY_PATH,
   CONFIG_MOUNT_DIR,
@@ -151,6 +152,9 @@ function podSpec(
       failureThreshold: 3,
     },
     volumeMounts: mounts,
+    terminationMessagePath: AGENT_TERMINATION_MESSAGE_PATH,
+    // An agent that dies before it could write the reason (a crash) still leaves its last log lines.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   const nodeSelector = decisions.nodeSelector.value;
   return {
@@ -190,6 +194,7 @@ function agentEnv(replicaId: number, hugepageSizes: string[]): V1EnvVar[] {
     { name: AGENT_ENV.namespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: AGENT_ENV.nodeName, valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
     { name: AGENT_ENV.podIP, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: AGENT_ENV.terminationMessagePath, value: AGENT_TERMINATION_MESSAGE_PATH },
   ];
   if (hugepageSizes.length > 0) {
     env.push({

@@ -7,6 +7,7 @@ import type { MuCluster } from '../api/types.js';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ReconcileResult } from '../controller/worker.js';
 import type { OwnedObjects, ReconcileContext, ReconcileDeps, Step } from './context.js';
+import { agentExitsStep } from './steps/agent-exits.js';
 import { configMapStep } from './steps/config-map.js';
 import { disruptionBudgetStep } from './steps/disruption-budget.js';
 import { fabricKeyStep } from './steps/fabric-key.js';
@@ -28,6 +29,7 @@ export const STEPS: readonly Step[] = [
   disruptionBudgetStep,
   placementStep,
   observeAgentsStep,
+  agentExitsStep,
   podsStep,
   rollingUpdateStep,
   rolesStep,
