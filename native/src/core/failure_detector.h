@@ -124,6 +124,8 @@ class FailureDetector {
   bool read_outstanding_[kMaxReplicas] = {};
   uint64_t read_posted_ns_[kMaxReplicas] = {};
   uint64_t next_read_ns_[kMaxReplicas] = {};
+  // The device's lost-connection count when last looked at: a change reads every peer at once.
+  uint64_t seen_lost_connections_ = 0;
   uint64_t suspected_at_[kMaxReplicas] = {};
   uint64_t failed_at_[kMaxReplicas] = {};
   uint64_t failing_since_ns_[kMaxReplicas] = {};  // reads erroring since (0: not erroring)

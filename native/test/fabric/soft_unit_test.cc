@@ -488,6 +488,29 @@ TEST(SoftDevice, PeerDeviceGoneGivesRetryExceeded) {
   EXPECT_EQ(a.qp->state(), QpState::kErr);
 }
 
+TEST(SoftDevice, CrashedPeerIsCountedAsALostConnectionBeforeAnyWorkIsPosted) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  const RemoteRegion remote = b.region->remote();
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 1)).ok());
+  ASSERT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  const uint64_t lost_before = a.device->lost_connections();
+  b.device->crash();  // its NIC dies with its process; b's QP and region are destroyed later
+  b.device->crash();  // idempotent
+  // The requester learns of it from its socket, with nothing outstanding: the hint a failure
+  // detector polls to probe at once instead of at its next scheduled read.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (a.device->lost_connections() == lost_before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  EXPECT_EQ(a.device->lost_connections(), lost_before + 1);
+  EXPECT_EQ(a.qp->state(), QpState::kRts);  // nothing was outstanding: it fails at its next use
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 2)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+}
+
 // --- raw peers: a hand-driven TCP client or server speaking (or abusing) the protocol ---------
 
 // Reads the QpAddress fields the tests need (layout documented in soft_device.cc).

@@ -205,6 +205,11 @@ class Device {
   virtual std::string name() const = 0;
   // Monotonic time of this device's world, in ns (virtual time on sim). Used to time changes.
   virtual uint64_t now_ns() const = 0;
+  // How many connections to peers this device has seen lost so far (a peer's NIC closed or reset
+  // it). A hint, cheap enough to read on every poll: when it moves, a QP's next work request fails
+  // at once, so a failure detector can probe now instead of at its next scheduled read. 0 when
+  // the fabric cannot tell (an RDMA NIC learns of a dead peer only when its retries run out).
+  virtual uint64_t lost_connections() const { return 0; }
 
   virtual Result<std::unique_ptr<MemoryRegion>> register_region(void* addr, size_t length,
                                                                 uint32_t access) = 0;

@@ -39,6 +39,11 @@ class SoftDevice : public Device {
   // order). After 7 retransmissions (an RC retry_cnt of 7) the QP fails with kRetryExceeded,
   // as a real NIC's would. 0 turns loss off.
   virtual void set_outgoing_loss(uint32_t per_million, uint32_t retransmit_us) = 0;
+  // The NIC dies now, as when its process is killed: the NIC thread stops and every connection
+  // and the listener close, so peers see their connections drop at once; nothing more is sent
+  // or served. Benchmarks use it to crash a replica without timing the teardown of its memory.
+  // Idempotent; the device stays valid to destroy (its QPs and regions too).
+  virtual void crash() = 0;
 };
 
 Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config);

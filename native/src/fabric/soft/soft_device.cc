@@ -406,20 +406,34 @@ class SoftDeviceImpl final : public SoftDevice {
         key_mask_(static_cast<uint32_t>(auth::random_u64())) {}
 
   ~SoftDeviceImpl() override {
+    crash();
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  void crash() override {
+    stop_.store(true);
+    {
+      // Peers first: FIN on every connection now, before waiting for the NIC thread to wind down
+      // and for the closes (each can take tens of µs) — a dead process's NIC answers nothing.
+      std::lock_guard<std::mutex> lock(connections_mu_);
+      for (auto& [ptr, conn] : connections_) {
+        if (conn->fd >= 0) ::shutdown(conn->fd, SHUT_RDWR);
+      }
+    }
     if (nic_thread_.joinable()) {
       stop_.store(true);
       wake();
       nic_thread_.join();
     }
-    for (auto& [ptr, conn] : connections_) {
-      if (conn->fd >= 0) ::close(conn->fd);
-      conn->requester.reset();
-      conn->target.reset();
-    }
-    connections_.clear();
+    // The NIC thread is gone: its connections are ours to close (close_connection also forgets
+    // each one in the QP that used it).
+    std::vector<Connection*> open;
+    for (auto& [ptr, conn] : connections_) open.push_back(ptr);
+    for (Connection* c : open) close_connection(c);
+    graveyard_.clear();
     if (listen_fd_ >= 0) ::close(listen_fd_);
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (wake_fd_ >= 0) ::close(wake_fd_);
+    listen_fd_ = -1;
   }
 
   Status start() {
@@ -450,6 +464,9 @@ class SoftDeviceImpl final : public SoftDevice {
   // --- Device -------------------------------------------------------------------------------
   std::string name() const override { return config_.name; }
   uint64_t now_ns() const override { return auth::monotonic_ns(); }
+  uint64_t lost_connections() const override {
+    return lost_connections_.load(std::memory_order_relaxed);
+  }
 
   Result<std::unique_ptr<MemoryRegion>> register_region(void* addr, size_t length,
                                                         uint32_t access) override {
@@ -816,6 +833,7 @@ class SoftDeviceImpl final : public SoftDevice {
   // The connection of `qp` is gone. Operations on the wire fail now; if none is, the next one
   // will (rxe notices a dead peer only when it has something to send).
   void connection_lost_locked(QpCore& qp, const std::string& reason) {
+    lost_connections_.fetch_add(1, std::memory_order_relaxed);
     if (qp.nic.conn != nullptr) close_connection(qp.nic.conn);
     qp.nic.busy = true;
     pass_again_ = true;
@@ -1193,6 +1211,7 @@ class SoftDeviceImpl final : public SoftDevice {
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn->fd, &ev) != 0) return false;
     conn->want_write = (events & EPOLLOUT) != 0;
     Connection* key = conn.get();
+    std::lock_guard<std::mutex> lock(connections_mu_);
     connections_[key] = std::move(conn);
     return true;
   }
@@ -1201,6 +1220,7 @@ class SoftDeviceImpl final : public SoftDevice {
     if (c->closed) return;
     c->closed = true;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    std::lock_guard<std::mutex> lock(connections_mu_);  // crash() may be shutting fds down
     ::close(c->fd);
     c->fd = -1;
     if (c->requester && c->requester->nic.conn == c) c->requester->nic.conn = nullptr;
@@ -1513,6 +1533,10 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> refused_connections_{0};
   std::atomic<uint64_t> unreachable_requests_{0};
   std::atomic<uint64_t> cq_overflows_{0};
+  std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
+  // Guards inserting into and erasing from connections_ and closing their fds against crash(),
+  // which shuts them down from another thread; the NIC thread alone reads the table otherwise.
+  std::mutex connections_mu_;
 
   // NIC thread only.
   std::vector<std::shared_ptr<QpCore>> nic_qps_;
