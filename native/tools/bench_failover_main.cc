@@ -1,19 +1,13 @@
 // mu-bench-failover: the failover benchmark as a standalone tool (`mu bench failover` runs the
 // same code through the Node addon). Progress on stderr, JSON on stdout (and in --json FILE).
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <string>
 
 #include "bench_failover.h"
+#include "tool_cli.h"
 
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 const char kUsage[] =
     "usage: mu-bench-failover [--fabric soft|sim] [--replicas N] [--trials N] [--fault kill|pause]\n"
@@ -25,22 +19,12 @@ const char kUsage[] =
     "detection, election, permission switch, catch-up and first commit; then the number of\n"
     "spurious leader changes under a quiet load (--quiet-seconds 0 skips it).\n";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "mu-bench-failover: %s\n\n%s", message.c_str(), kUsage);
-  return kExitUsage;
-}
-
-bool parse_uint(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
-  if (text.empty() || text[0] == '-' || text[0] == '+') return false;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || end == nullptr || *end != '\0' || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
+const mu::tools::ToolCli cli("mu-bench-failover", kUsage);
 
 }  // namespace
+
+using mu::tools::kExitOk;
+using mu::tools::kExitUsage;
 
 int main(int argc, char** argv) {
   mu::tools::FailoverBenchConfig config;
@@ -48,32 +32,27 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
+      cli.print_usage();
       return kExitOk;
     }
     if (flag == "--busy-poll") {
       config.busy_poll = true;
       continue;
     }
-    if (i + 1 >= argc) return usage_error("unknown flag or missing value: '" + flag + "'");
+    if (i + 1 >= argc) return cli.usage_error("unknown flag or missing value: '" + flag + "'");
     const std::string value = argv[++i];
     uint64_t n = 0;
-    auto number = [&](uint64_t min, uint64_t max) {
-      if (parse_uint(value, min, max, &n)) return true;
-      usage_error(flag + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-                  "], got '" + value + "'");
-      return false;
-    };
+    auto number = [&](uint64_t min, uint64_t max) { return cli.uint_flag(flag, value, min, max, &n); };
     if (flag == "--fabric") {
-      if (!mu::tools::parse_bench_fabric(value, &config.fabric)) return usage_error("--fabric must be soft or sim");
+      if (!mu::tools::parse_bench_fabric(value, &config.fabric)) return cli.usage_error("--fabric must be soft or sim");
     } else if (flag == "--fault") {
-      if (!mu::tools::parse_failover_fault(value, &config.fault)) return usage_error("--fault must be kill or pause");
+      if (!mu::tools::parse_failover_fault(value, &config.fault)) return cli.usage_error("--fault must be kill or pause");
     } else if (flag == "--json") {
       json_path = value;
     } else if (flag == "--quiet-seconds") {
       char* end = nullptr;
       config.quiet_seconds = std::strtod(value.c_str(), &end);
-      if (end == value.c_str() || *end != '\0') return usage_error("--quiet-seconds must be a number");
+      if (end == value.c_str() || *end != '\0') return cli.usage_error("--quiet-seconds must be a number");
     } else if (flag == "--replicas") {
       if (!number(2, 7)) return kExitUsage;
       config.replicas = uint32_t(n);
@@ -108,25 +87,11 @@ int main(int argc, char** argv) {
       if (!number(0, UINT64_MAX)) return kExitUsage;
       config.seed = n;
     } else {
-      return usage_error("unknown flag '" + flag + "'");
+      return cli.usage_error("unknown flag '" + flag + "'");
     }
   }
-  config.progress = [](const std::string& line) { std::fprintf(stderr, "mu-bench-failover: %s\n", line.c_str()); };
+  config.progress = [](const std::string& line) { cli.progress(line); };
   auto result = mu::tools::run_failover_bench(config);
-  if (!result.ok()) {
-    std::fprintf(stderr, "mu-bench-failover: failed: %s\n", result.status().to_string().c_str());
-    return kExitFailure;
-  }
-  const std::string json = mu::tools::to_json(result.value()) + "\n";
-  std::fputs(json.c_str(), stdout);
-  if (!json_path.empty()) {
-    std::ofstream file(json_path, std::ios::binary | std::ios::trunc);
-    file << json;
-    file.close();
-    if (!file) {
-      std::fprintf(stderr, "mu-bench-failover: cannot write %s: %s\n", json_path.c_str(), std::strerror(errno));
-      return kExitFailure;
-    }
-  }
-  return kExitOk;
+  if (!result.ok()) return cli.failed(result.status().to_string());
+  return cli.emit_json(mu::tools::to_json(result.value()) + "\n", json_path);
 }

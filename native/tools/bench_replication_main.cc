@@ -6,22 +6,16 @@
 //     native/build/mu-bench-replication --cost-only --callgrind-leader --cost-requests 20000
 //   callgrind_annotate cg.out | head -20     # "PROGRAM TOTALS" Ir ÷ 20000 per mode
 // (bench/replication/callgrind.sh does this and divides; it runs each mode separately.)
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include "bench_json.h"
 #include "bench_replication.h"
+#include "tool_cli.h"
 
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 const char kUsage[] =
     "usage: mu-bench-replication [--fabric soft|sim] [--replicas N] [--payload B] [--sweep]\n"
@@ -41,22 +35,13 @@ const char kUsage[] =
     "                      measured cost run (run under valgrind --collect-atstart=no)\n"
     "  --windows W,...     outstanding proposals per throughput run ('' or 0: none)\n";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "mu-bench-replication: %s\n\n%s", message.c_str(), kUsage);
-  return kExitUsage;
-}
-
-bool parse_uint(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
-  if (text.empty() || text[0] == '-' || text[0] == '+') return false;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
-  if (errno != 0 || end == nullptr || *end != '\0' || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
+const mu::tools::ToolCli cli("mu-bench-replication", kUsage);
 
 }  // namespace
+
+using mu::tools::kExitOk;
+using mu::tools::kExitUsage;
+using mu::tools::parse_uint;
 
 int main(int argc, char** argv) {
   mu::tools::ReplicationBenchConfig config;
@@ -65,7 +50,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
+      cli.print_usage();
       return kExitOk;
     }
     if (flag == "--sweep") { config.sweep = true; continue; }
@@ -73,21 +58,14 @@ int main(int argc, char** argv) {
     if (flag == "--busy-poll") { config.busy_poll = true; continue; }
     if (flag == "--cost-only") { cost_only = true; continue; }
     if (flag == "--callgrind-leader") { config.callgrind_leader = true; continue; }
-    if (i + 1 >= argc) return usage_error("unknown flag or missing value: '" + flag + "'");
+    if (i + 1 >= argc) return cli.usage_error("unknown flag or missing value: '" + flag + "'");
     const std::string value = argv[++i];
     uint64_t n = 0;
-    auto number = [&](uint64_t min, uint64_t max) {
-      if (!parse_uint(value, min, max, &n)) {
-        usage_error(flag + " must be an integer in [" + std::to_string(min) + ", " +
-                    std::to_string(max) + "], got '" + value + "'");
-        return false;
-      }
-      return true;
-    };
+    auto number = [&](uint64_t min, uint64_t max) { return cli.uint_flag(flag, value, min, max, &n); };
     const uint64_t kMax = mu::tools::ReplicationBenchConfig::kMaxIterations;
     if (flag == "--fabric") {
       if (!mu::tools::parse_bench_fabric(value, &config.fabric)) {
-        return usage_error("--fabric must be soft or sim, got '" + value + "'");
+        return cli.usage_error("--fabric must be soft or sim, got '" + value + "'");
       }
     } else if (flag == "--json") {
       json_path = value;
@@ -97,7 +75,7 @@ int main(int argc, char** argv) {
       std::string item;
       while (std::getline(list, item, ',')) {
         if (item.empty() || item == "0") continue;
-        if (!parse_uint(item, 1, 4096, &n)) return usage_error("--windows: bad entry '" + item + "'");
+        if (!parse_uint(item, 1, 4096, &n)) return cli.usage_error("--windows: bad entry '" + item + "'");
         config.windows.push_back(static_cast<uint32_t>(n));
       }
     } else if (flag == "--replicas") {
@@ -135,7 +113,7 @@ int main(int argc, char** argv) {
       (flag == "--nic-cpu" ? config.nic_cpu : config.poll_cpu) = static_cast<int>(n);
     } else if (flag == "--cost-mode") {
       if (value != "serial" && value != "batched" && value != "both") {
-        return usage_error("--cost-mode must be serial, batched or both, got '" + value + "'");
+        return cli.usage_error("--cost-mode must be serial, batched or both, got '" + value + "'");
       }
       config.cost_serial = value != "batched";
       config.cost_batched = value != "serial";
@@ -143,21 +121,16 @@ int main(int argc, char** argv) {
       if (!number(0, UINT64_MAX)) return kExitUsage;
       config.seed = n;
     } else {
-      return usage_error("unknown flag '" + flag + "'");
+      return cli.usage_error("unknown flag '" + flag + "'");
     }
   }
-  config.progress = [](const std::string& line) {
-    std::fprintf(stderr, "mu-bench-replication: %s\n", line.c_str());
-  };
+  config.progress = [](const std::string& line) { cli.progress(line); };
 
   std::string json;
   if (cost_only) {
-    if (config.cost_requests == 0) return usage_error("--cost-only needs --cost-requests > 0");
+    if (config.cost_requests == 0) return cli.usage_error("--cost-only needs --cost-requests > 0");
     auto cost = mu::tools::run_engine_cost(config);
-    if (!cost.ok()) {
-      std::fprintf(stderr, "mu-bench-replication: failed: %s\n", cost.status().to_string().c_str());
-      return kExitFailure;
-    }
+    if (!cost.ok()) return cli.failed(cost.status().to_string());
     mu::tools::ReplicationBenchResult r;
     r.fabric = mu::tools::BenchFabric::kSim;
     r.time_base = "virtual";
@@ -167,22 +140,8 @@ int main(int argc, char** argv) {
     json = mu::tools::to_json(r) + "\n";
   } else {
     auto result = mu::tools::run_replication_bench(config);
-    if (!result.ok()) {
-      std::fprintf(stderr, "mu-bench-replication: failed: %s\n", result.status().to_string().c_str());
-      return kExitFailure;
-    }
+    if (!result.ok()) return cli.failed(result.status().to_string());
     json = mu::tools::to_json(result.value()) + "\n";
   }
-  std::fputs(json.c_str(), stdout);
-  if (!json_path.empty()) {
-    std::ofstream file(json_path, std::ios::binary | std::ios::trunc);
-    file << json;
-    file.close();
-    if (!file) {
-      std::fprintf(stderr, "mu-bench-replication: cannot write %s: %s\n", json_path.c_str(),
-                   std::strerror(errno));
-      return kExitFailure;
-    }
-  }
-  return kExitOk;
+  return cli.emit_json(json, json_path);
 }
