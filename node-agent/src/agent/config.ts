@@ -9,6 +9,7 @@ import { z } from 'zod';
 
 import type { ClusterConfig } from '../../../operator/src/builders/cluster-config.js';
 import { intSchema, MAX_REPLICAS, SETTINGS, type Setting } from './settings.js';
+import { closest } from '../text/closest.js';
 
 export class ConfigError extends Error {
   readonly code = 'MU_AGENT_BAD_SETTING';
@@ -391,28 +392,3 @@ function checkPortClashes(members: MemberConfig[], self: MemberConfig, httpPort:
   }
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let previous = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const current = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-        previous = current;
-      }
-    }
-    return row[b.length]!;
-  };
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}

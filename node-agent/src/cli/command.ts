@@ -1,6 +1,7 @@
 // A small command tree for the `mu` CLI: groups (`mu bench`) hold subcommands, leaves
 // (`mu bench fabric`) declare typed flags and run. Parsing is strict: an unknown command, an
 // unknown flag, a missing or malformed value is a CliError naming the command and the flag.
+import { closest } from '../text/closest.js';
 
 export interface CliIo {
   out: (text: string) => void;
@@ -64,32 +65,6 @@ function isHelp(arg: string): boolean {
   return arg === '--help' || arg === '-h';
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  // Levenshtein distance ≤ 2 is a plausible typo.
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let previous = row[0]!;
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const current = row[j]!;
-        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-        previous = current;
-      }
-    }
-    return row[b.length]!;
-  };
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
 
 function parseFlagValue(spec: FlagSpec, raw: string, path: string): string | number {
   const flag = `--${spec.name}`;
