@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -59,6 +60,50 @@ EngineConfig config(uint32_t id, uint32_t n, uint16_t base = 20000) {
   return c;
 }
 
+// An elected (not static) leader, the detector reading every 1 ms with a generous score bound: a
+// starved test machine must not look like failures.
+EngineConfig elected_config(uint32_t id, uint32_t n, uint16_t base) {
+  EngineConfig c = config(id, n, base);
+  c.static_leader.reset();
+  c.detector.read_period_ns = 1'000'000;
+  c.detector.score_max = 40;
+  return c;
+}
+
+// Starts engines 0..n-1 at once (each waits in the bootstrap exchange for the others); the
+// errors of those that did not start, "" when all did.
+std::string start_all(std::vector<std::unique_ptr<Engine>>& engines, CountingMachine* machines,
+                      const std::function<EngineConfig(uint32_t)>& make_config) {
+  const uint32_t n = static_cast<uint32_t>(engines.size());
+  std::vector<std::string> errors(n);
+  std::vector<std::thread> starters;
+  for (uint32_t i = 0; i < n; ++i) {
+    starters.emplace_back([&, i] {
+      auto e = Engine::start(make_config(i), &machines[i]);
+      if (e.ok()) {
+        engines[i] = std::move(e.value());
+      } else {
+        errors[i] = "replica " + std::to_string(i) + ": " + e.status().to_string() + "\n";
+      }
+    });
+  }
+  for (auto& t : starters) t.join();
+  std::string all;
+  for (const std::string& e : errors) all += e;
+  return all;
+}
+
+// Polls `predicate` until it holds or `seconds` pass.
+template <class Predicate>
+bool wait_for(Predicate predicate, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
 TEST(Engine, ValidateNamesTheBadSetting) {
   EngineConfig c = config(0, 3);
   c.secret = "";
@@ -78,21 +123,9 @@ TEST(Engine, ThreeReplicasOverSoftFabricReplicate) {
   constexpr uint32_t n = 3;
   CountingMachine machines[n];
   std::vector<std::unique_ptr<Engine>> engines(n);
-  std::vector<std::thread> starters;
-  std::string errors[n];
   const uint16_t base = port_base();
-  for (uint32_t i = 0; i < n; ++i) {
-    starters.emplace_back([&, i] {
-      auto e = Engine::start(config(i, n, base), &machines[i]);
-      if (e.ok()) {
-        engines[i] = std::move(e.value());
-      } else {
-        errors[i] = e.status().to_string();
-      }
-    });
-  }
-  for (auto& t : starters) t.join();
-  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]) << errors[i];
+  const std::string errors = start_all(engines, machines, [&](uint32_t i) { return config(i, n, base); });
+  ASSERT_EQ(errors, "");
 
   constexpr int kRequests = 500;
   std::atomic<int> queued{0};
@@ -137,33 +170,9 @@ TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
   constexpr uint32_t n = 3;
   CountingMachine machines[n];
   std::vector<std::unique_ptr<Engine>> engines(n);
-  std::vector<std::thread> starters;
-  std::string errors[n];
   const uint16_t base = port_base();
-  for (uint32_t i = 0; i < n; ++i) {
-    starters.emplace_back([&, i] {
-      EngineConfig c = config(i, n, base);
-      c.static_leader.reset();
-      c.detector.read_period_ns = 1'000'000;
-      c.detector.score_max = 40;  // a starved test machine must not look like failures
-      auto e = Engine::start(c, &machines[i]);
-      if (e.ok()) {
-        engines[i] = std::move(e.value());
-      } else {
-        errors[i] = e.status().to_string();
-      }
-    });
-  }
-  for (auto& t : starters) t.join();
-  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]) << errors[i];
-  auto wait_for = [&](auto predicate, int seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-  };
+  const std::string errors = start_all(engines, machines, [&](uint32_t i) { return elected_config(i, n, base); });
+  ASSERT_EQ(errors, "");
   auto describe = [&] {
     std::string out;
     for (uint32_t i = 0; i < n; ++i) {
@@ -218,33 +227,9 @@ TEST(Engine, SwitchoverMovesLeadershipOnSoftFabric) {
   constexpr uint32_t n = 3;
   CountingMachine machines[n];
   std::vector<std::unique_ptr<Engine>> engines(n);
-  std::vector<std::thread> starters;
-  std::string errors[n];
   const uint16_t base = port_base();
-  for (uint32_t i = 0; i < n; ++i) {
-    starters.emplace_back([&, i] {
-      EngineConfig c = config(i, n, base);
-      c.static_leader.reset();
-      c.detector.read_period_ns = 1'000'000;
-      c.detector.score_max = 40;  // a starved test machine must not look like failures
-      auto e = Engine::start(c, &machines[i]);
-      if (e.ok()) {
-        engines[i] = std::move(e.value());
-      } else {
-        errors[i] = e.status().to_string();
-      }
-    });
-  }
-  for (auto& t : starters) t.join();
-  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]) << errors[i];
-  auto wait_for = [&](auto predicate, int seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-  };
+  const std::string errors = start_all(engines, machines, [&](uint32_t i) { return elected_config(i, n, base); });
+  ASSERT_EQ(errors, "");
   // Asks engine `id` and waits for its answer from the engine thread.
   auto switchover = [&](uint32_t id, uint32_t to) {
     std::mutex m;
@@ -312,37 +297,14 @@ TEST(Engine, RestartedReplicaRejoinsAsLearnerAndIsCaughtUp) {
   constexpr uint32_t n = 3;
   CountingMachine machines[n + 1];
   std::vector<std::unique_ptr<Engine>> engines(n);
-  std::vector<std::thread> starters;
-  std::string errors[n];
   const uint16_t base = port_base();
   auto make_config = [&](uint32_t i, bool bootstrap) {
-    EngineConfig c = config(i, n, base);
-    c.static_leader.reset();
+    EngineConfig c = elected_config(i, n, base);
     c.bootstrap = bootstrap;
-    c.detector.read_period_ns = 1'000'000;
-    c.detector.score_max = 40;
     return c;
   };
-  for (uint32_t i = 0; i < n; ++i) {
-    starters.emplace_back([&, i] {
-      auto e = Engine::start(make_config(i, true), &machines[i]);
-      if (e.ok()) {
-        engines[i] = std::move(e.value());
-      } else {
-        errors[i] = e.status().to_string();
-      }
-    });
-  }
-  for (auto& t : starters) t.join();
-  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(engines[i]) << errors[i];
-  auto wait_for = [&](auto predicate, int seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (predicate()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-  };
+  const std::string errors = start_all(engines, machines, [&](uint32_t i) { return make_config(i, true); });
+  ASSERT_EQ(errors, "");
   ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader; }, 20));
   auto propose = [&](int from, int count) {
     for (int k = from; k < from + count; ++k) {
