@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench_fabric.h"
+#include "binding/json_job.h"
 
 namespace mu::binding {
 namespace {
@@ -119,62 +120,6 @@ FabricBenchConfig parse_options(const Napi::Env& env, const Napi::Value& arg,
   return config;
 }
 
-// Runs the benchmark off the JS thread; progress lines are queued back to onProgress.
-class BenchFabricWorker final : public Napi::AsyncProgressQueueWorker<char> {
- public:
-  BenchFabricWorker(Napi::Env env, FabricBenchConfig config, Napi::Function on_progress)
-      : Napi::AsyncProgressQueueWorker<char>(env, "mu.benchFabric"),
-        config_(std::move(config)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
-  }
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute(const ExecutionProgress& progress) override {
-    config_.progress = [&progress](const std::string& line) {
-      progress.Send(line.data(), line.size());
-    };
-    auto result = tools::run_fabric_bench(config_);
-    config_.progress = nullptr;
-    if (!result.ok()) {
-      error_code_ = fabric::to_string(result.status().code);
-      SetError(result.status().to_string());
-      return;
-    }
-    json_ = tools::to_json(result.value());
-  }
-
-  void OnProgress(const char* data, size_t count) override {
-    if (on_progress_.IsEmpty()) return;
-    Napi::HandleScope scope(Env());
-    on_progress_.Call({Napi::String::New(Env(), data, count)});
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    // One schema for the tool and the addon: the document to_json() writes, parsed.
-    Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
-    Napi::Function parse = json.Get("parse").As<Napi::Function>();
-    deferred_.Resolve(parse.Call(json, {Napi::String::New(env, json_)}));
-  }
-
-  void OnError(const Napi::Error& error) override {
-    Napi::HandleScope scope(Env());
-    Napi::Object value = error.Value();
-    value.Set("code", Napi::String::New(Env(), error_code_));
-    deferred_.Reject(value);
-  }
-
- private:
-  FabricBenchConfig config_;
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference on_progress_;
-  std::string json_;
-  std::string error_code_ = "internal error";
-};
-
 }  // namespace
 
 Napi::Value BenchFabric(const Napi::CallbackInfo& info) {
@@ -182,10 +127,12 @@ Napi::Value BenchFabric(const Napi::CallbackInfo& info) {
   if (info.Length() != 1) throw_type_error(env, "expects exactly one argument (options)");
   Napi::Function on_progress;
   FabricBenchConfig config = parse_options(env, info[0], &on_progress);
-  auto* worker = new BenchFabricWorker(env, std::move(config), on_progress);  // owned by N-API
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  return queue_json_job(env, "mu.benchFabric", [config](const Progress& progress) mutable -> fabric::Result<std::string> {
+    config.progress = progress;
+    auto result = tools::run_fabric_bench(config);
+    if (!result.ok()) return result.status();
+    return tools::to_json(result.value());
+  }, on_progress);
 }
 
 }  // namespace mu::binding

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench_failover.h"
+#include "binding/json_job.h"
 #include "bench_kv.h"
 #include "bench_replication.h"
 
@@ -124,63 +125,6 @@ class Options {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
-// --- a benchmark on a worker thread, resolving to its JSON document (parsed) ------------------
-
-using Progress = std::function<void(const std::string&)>;
-using Job = std::function<fabric::Result<std::string>(const Progress&)>;
-
-class JsonJobWorker final : public Napi::AsyncProgressQueueWorker<char> {
- public:
-  JsonJobWorker(Napi::Env env, const char* name, Job job, Napi::Function on_progress)
-      : Napi::AsyncProgressQueueWorker<char>(env, name),
-        job_(std::move(job)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
-  }
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute(const ExecutionProgress& progress) override {
-    auto result = job_([&progress](const std::string& line) { progress.Send(line.data(), line.size()); });
-    if (!result.ok()) {
-      error_code_ = fabric::to_string(result.status().code);
-      SetError(result.status().to_string());
-      return;
-    }
-    json_ = std::move(result.value());
-  }
-  void OnProgress(const char* data, size_t count) override {
-    if (on_progress_.IsEmpty()) return;
-    Napi::HandleScope scope(Env());
-    on_progress_.Call({Napi::String::New(Env(), data, count)});
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
-    deferred_.Resolve(json.Get("parse").As<Napi::Function>().Call(json, {Napi::String::New(env, json_)}));
-  }
-  void OnError(const Napi::Error& error) override {
-    Napi::HandleScope scope(Env());
-    Napi::Object value = error.Value();
-    value.Set("code", Napi::String::New(Env(), error_code_));
-    deferred_.Reject(value);
-  }
-
- private:
-  Job job_;
-  Napi::Promise::Deferred deferred_;
-  Napi::FunctionReference on_progress_;
-  std::string json_;
-  std::string error_code_ = "internal error";
-};
-
-Napi::Value queue(Napi::Env env, const char* name, Job job, Napi::Function on_progress) {
-  auto* worker = new JsonJobWorker(env, name, std::move(job), on_progress);  // owned by N-API
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
-}
-
 tools::BenchFabric fabric_option(const Options& o) {
   tools::BenchFabric f = tools::BenchFabric::kSoft;
   tools::parse_bench_fabric(o.choice("fabric", {"soft", "sim"}, "soft"), &f);
@@ -220,13 +164,13 @@ Napi::Value BenchReplication(const Napi::CallbackInfo& info) {
   c.poll_cpu = int(o.integer("pollCpu", -1, 1023, c.poll_cpu));
   if (c.rounds > c.iterations) c.rounds = c.iterations;
   if (fabric::Status s = c.validate(); !s.ok()) o.fail(s.message);
-  Job job = [c](const Progress& progress) mutable -> fabric::Result<std::string> {
+  JsonJob job = [c](const Progress& progress) mutable -> fabric::Result<std::string> {
     c.progress = progress;
     auto r = tools::run_replication_bench(c);
     if (!r.ok()) return r.status();
     return tools::to_json(r.value());
   };
-  return queue(env, "mu.benchReplication", std::move(job), o.progress());
+  return queue_json_job(env, "mu.benchReplication", std::move(job), o.progress());
 }
 
 // --- benchFailover ----------------------------------------------------------------------------
@@ -256,13 +200,13 @@ Napi::Value BenchFailover(const Napi::CallbackInfo& info) {
   c.seed = uint64_t(o.integer("seed", 0, kMaxSafeInteger, double(c.seed)));
   c.trial_timeout_ms = uint32_t(o.integer("trialTimeoutMs", 1, 3'600'000, c.trial_timeout_ms));
   if (fabric::Status s = c.validate(); !s.ok()) o.fail(s.message);
-  Job job = [c](const Progress& progress) mutable -> fabric::Result<std::string> {
+  JsonJob job = [c](const Progress& progress) mutable -> fabric::Result<std::string> {
     c.progress = progress;
     auto r = tools::run_failover_bench(c);
     if (!r.ok()) return r.status();
     return tools::to_json(r.value());
   };
-  return queue(env, "mu.benchFailover", std::move(job), o.progress());
+  return queue_json_job(env, "mu.benchFailover", std::move(job), o.progress());
 }
 
 // --- startKvBenchCluster ----------------------------------------------------------------------
