@@ -159,6 +159,14 @@ TEST(Engine, ThreeReplicasOverSoftFabricReplicate) {
   }
   EXPECT_EQ(s.replication.role, core::Role::kLeader);
   EXPECT_EQ(s.leader_view, 0u);
+  if (s.timelines.empty()) {
+    std::printf("replica 0: phase %s commit %lu failovers %lu polls %lu\n", s.replication.phase,
+                (unsigned long)s.replication.commit_index, (unsigned long)s.failovers, (unsigned long)s.polls);
+    for (const core::Event& e : engines[0]->take_events()) {
+      std::printf("replica 0 event %s at %.3f ms a=%u b=%u value=%lu %s\n", core::to_string(e.kind),
+                  e.at_ns / 1e6, e.a, e.b, (unsigned long)e.value, e.detail.c_str());
+    }
+  }
   ASSERT_FALSE(s.timelines.empty());
   EXPECT_EQ(s.timelines.back().reason, "initial");
   for (auto& e : engines) e->stop();
