@@ -190,6 +190,8 @@ export function buildStatus(stats: ReplicaStats, ctx: StatusContext, nowMs: numb
       entriesDecided: stats.entriesDecided,
       aborts: stats.aborts,
       prepares: stats.prepares,
+      // Leader side: learners it could not catch up because the entries they lack were recycled.
+      catchUpImpossible: stats.catchUpImpossible,
       pendingRequests: stats.pendingRequests,
       heartbeat: stats.heartbeat,
       heartbeatStopped: stats.heartbeatStopped,

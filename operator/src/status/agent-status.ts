@@ -71,6 +71,12 @@ export interface AgentStatus {
     recentMicros: number[];
     mechanismCounts: Partial<Record<PermissionSwitchMechanism, number>>;
   };
+  /** Engine counters the operator reads when present (older agents may lack them). */
+  engine?: {
+    /** On a leader: attempts to catch a learner up that failed because the entries it lacks were recycled. */
+    catchUpImpossible?: number;
+    [counter: string]: unknown;
+  };
 }
 
 /** Result of polling one agent: a failure is data (habit 15), kept with the time of the attempt. */

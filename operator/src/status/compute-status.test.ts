@@ -349,6 +349,19 @@ describe('computeStatus', () => {
     ]);
   });
 
+  it('says when the leader cannot catch a learner up (its missing entries were recycled; no state transfer)', () => {
+    const c = cluster();
+    const pods = [0, 1, 2].map((id) => pod(c, id, { ready: id !== 2 }));
+    const leader = agent(0, 0, { engine: { catchUpImpossible: 7 } });
+    const probes = { ...healthyProbes(0), 'demo-0': ok(leader), 'demo-2': ok(agent(2, 0, { role: 'learner' })) };
+    const { status } = computeStatus(observe(c, pods, { probes }));
+    expect(status.members![2]!.message).toMatch(/^learner the leader cannot catch up \(7 attempts\): .*no state transfer/);
+    expect(status.members![1]!.message).toBeUndefined();
+    // Without that report, a not-ready learner is simply not ready yet.
+    const plain = computeStatus(observe(c, pods, { probes: { ...probes, 'demo-0': ok(agent(0, 0)) } })).status;
+    expect(plain.members![2]!.message).toBe('pod is not Ready');
+  });
+
   it('says why a pod is not ready: unscheduled, waiting container, terminating', () => {
     const c = cluster();
     const unscheduled = pod(c, 0, { ready: false, phase: 'Pending' });

@@ -19,11 +19,16 @@ export function memberStatuses(
   }
   const ids = new Set<number>([...Array(cluster.spec.replicas).keys(), ...podsById.keys()]);
   const before = new Map((previous ?? []).map((m) => [m.name, m]));
+  // Learners the leader cannot catch up from its log (the engine has no state transfer yet).
+  let leaderCannotCatchUp = 0;
+  for (const probe of probes.values()) {
+    if (probe.ok && probe.status.role === 'leader') leaderCannotCatchUp = probe.status.engine?.catchUpImpossible ?? 0;
+  }
   return [...ids]
     .sort((a, b) => a - b)
     .map((id) => {
       const name = podName(cluster, id);
-      return member(cluster, id, podsById.get(id), probes.get(name), before.get(name), now);
+      return member(cluster, id, podsById.get(id), probes.get(name), before.get(name), now, leaderCannotCatchUp);
     });
 }
 
@@ -34,6 +39,7 @@ function member(
   probe: AgentProbe | undefined,
   previous: MemberStatus | undefined,
   now: Date,
+  leaderCannotCatchUp: number,
 ): MemberStatus {
   const name = podName(cluster, id);
   const ready = pod !== undefined && isPodReady(pod);
@@ -53,7 +59,7 @@ function member(
     const { kind, ...details } = status.fabric;
     out.rdma = { fabric: kind, ...details };
   }
-  const message = problem(cluster, id, pod, probe, ready);
+  const message = problem(cluster, id, pod, probe, ready, leaderCannotCatchUp);
   if (message) out.message = message;
   return out;
 }
@@ -72,12 +78,17 @@ function problem(
   pod: V1Pod | undefined,
   probe: AgentProbe | undefined,
   ready: boolean,
+  leaderCannotCatchUp: number,
 ): string | undefined {
   if (!pod) return id < cluster.spec.replicas ? 'pod does not exist' : undefined;
   if (id >= cluster.spec.replicas) return `being removed: spec.replicas is ${cluster.spec.replicas}`;
   if (probe && !probe.ok) return `agent /status failed: ${probe.error}`;
   if (probe?.ok && probe.status.replicaId !== id) {
     return `agent reports replica id ${probe.status.replicaId}, pod is labelled ${id}`;
+  }
+  if (probe?.ok && probe.status.role === 'learner' && leaderCannotCatchUp > 0) {
+    return `learner the leader cannot catch up (${leaderCannotCatchUp} attempts): the log entries it lacks were ` +
+      'already recycled, and the engine has no state transfer yet (docs/engine.md, "Restart without memory")';
   }
   if (!ready) return notReadyReason(pod);
   if (probe?.ok && probe.status.role === 'learner') return 'learner: copying the log before it counts toward quorum';
