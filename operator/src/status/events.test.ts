@@ -70,6 +70,17 @@ describe('statusEvents', () => {
     ]);
   });
 
+  it('warns once when the leader cannot catch a learner up (no state transfer yet)', () => {
+    const stuck = 'learner the leader cannot catch up (3 attempts): the log entries it lacks were already recycled';
+    const before: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: 'pod is not Ready' })] };
+    const after: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: stuck })] };
+    expect(statusEvents(before, after, context)).toEqual([
+      { type: 'Warning', reason: 'MemberCannotCatchUp', message: `demo-2: ${stuck}`, member: 'demo-2' },
+    ]);
+    const later: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: stuck.replace('3', '9') })] };
+    expect(statusEvents(after, later, context)).toEqual([]);
+  });
+
   it('elects without "replacing" the first time', () => {
     expect(statusEvents(undefined, { leader: { member: 'demo-0', id: 0 } }, context)).toEqual([
       { type: 'Normal', reason: 'LeaderElected', message: 'demo-0 is the leader', member: 'demo-0' },

@@ -3,7 +3,7 @@
 import type { FailoverRecord, MuClusterStatus } from '../api/types.js';
 import type { FailoverTimeline } from './agent-status.js';
 import { findCondition } from './conditions.js';
-import { isVoting } from './members.js';
+import { isVoting, LEARNER_CANNOT_CATCH_UP } from './members.js';
 
 export type ClusterEventReason =
   | 'LeaderElected'
@@ -12,7 +12,8 @@ export type ClusterEventReason =
   | 'QuorumLost'
   | 'QuorumRestored'
   | 'MemberRejoined'
-  | 'MemberNotReady';
+  | 'MemberNotReady'
+  | 'MemberCannotCatchUp';
 
 export interface ClusterEvent {
   type: 'Normal' | 'Warning';
@@ -135,6 +136,10 @@ function memberEvents(previous: MuClusterStatus | undefined, next: MuClusterStat
         message: `${m.name} rejoined as ${m.role}`,
         member: m.name,
       });
+    }
+    // Once per episode: the message says so until the learner is caught up (or replaced).
+    if (m.message?.startsWith(LEARNER_CANNOT_CATCH_UP) && !old.message?.startsWith(LEARNER_CANNOT_CATCH_UP)) {
+      events.push({ type: 'Warning', reason: 'MemberCannotCatchUp', message: `${m.name}: ${m.message}`, member: m.name });
     }
     if (wasIn && !isIn) {
       const why = m.message ?? (m.role === 'learner' ? 'learner' : 'not ready');

@@ -64,6 +64,9 @@ function member(
   return out;
 }
 
+/** How a member's message starts when the leader cannot catch that learner up (see events.ts). */
+export const LEARNER_CANNOT_CATCH_UP = 'learner the leader cannot catch up';
+
 /**
  * Counts toward quorum: Ready, and a leader, follower or candidate (a voter in the middle of an election, seen for a
  * few ms around every failover or switchover); a learner is still copying the log.
@@ -87,7 +90,7 @@ function problem(
     return `agent reports replica id ${probe.status.replicaId}, pod is labelled ${id}`;
   }
   if (probe?.ok && probe.status.role === 'learner' && leaderCannotCatchUp > 0) {
-    return `learner the leader cannot catch up (${leaderCannotCatchUp} attempts): the log entries it lacks were ` +
+    return `${LEARNER_CANNOT_CATCH_UP} (${leaderCannotCatchUp} attempts): the log entries it lacks were ` +
       'already recycled, and the engine has no state transfer yet (docs/engine.md, "Restart without memory")';
   }
   if (!ready) return notReadyReason(pod);
