@@ -252,12 +252,7 @@ class KvStartWorker final : public Napi::AsyncWorker {
     deferred_.Resolve(handle);
   }
 
-  void OnError(const Napi::Error& error) override {
-    Napi::HandleScope scope(Env());
-    Napi::Object value = error.Value();
-    value.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(value);
-  }
+  void OnError(const Napi::Error& error) override { reject_with_code(Env(), deferred_, error, code_); }
 
  private:
   tools::KvClusterConfig config_;

@@ -35,12 +35,7 @@ class JsonJobWorker final : public Napi::AsyncProgressQueueWorker<char> {
     Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
     deferred_.Resolve(json.Get("parse").As<Napi::Function>().Call(json, {Napi::String::New(env, json_)}));
   }
-  void OnError(const Napi::Error& error) override {
-    Napi::HandleScope scope(Env());
-    Napi::Object value = error.Value();
-    value.Set("code", Napi::String::New(Env(), error_code_));
-    deferred_.Reject(value);
-  }
+  void OnError(const Napi::Error& error) override { reject_with_code(Env(), deferred_, error, error_code_); }
 
  private:
   JsonJob job_;
@@ -51,6 +46,14 @@ class JsonJobWorker final : public Napi::AsyncProgressQueueWorker<char> {
 };
 
 }  // namespace
+
+void reject_with_code(Napi::Env env, Napi::Promise::Deferred& deferred, const Napi::Error& error,
+                      const std::string& code) {
+  Napi::HandleScope scope(env);
+  Napi::Object value = error.Value();
+  value.Set("code", Napi::String::New(env, code));
+  deferred.Reject(value);
+}
 
 Napi::Value queue_json_job(Napi::Env env, const char* name, JsonJob job, Napi::Function on_progress) {
   auto* worker = new JsonJobWorker(env, name, std::move(job), on_progress);  // owned by N-API

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "binding/json_job.h"
 #include "engine/kv_replica.h"
 
 namespace mu::binding {
@@ -953,12 +954,7 @@ class StartWorker final : public Napi::AsyncWorker {
     deferred_.Resolve(object);
   }
 
-  void OnError(const Napi::Error& error) override {
-    Napi::HandleScope scope(Env());
-    Napi::Object value = error.Value();
-    value.Set("code", Napi::String::New(Env(), error_code_));
-    deferred_.Reject(value);
-  }
+  void OnError(const Napi::Error& error) override { reject_with_code(Env(), deferred_, error, error_code_); }
 
  private:
   KvReplicaConfig config_;
