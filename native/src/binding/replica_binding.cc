@@ -731,18 +731,10 @@ class ReplicaWrap final : public Napi::ObjectWrap<ReplicaWrap> {
       }
       argv.push_back(v.As<Napi::String>().Utf8Value());
     }
-    Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
-    Napi::Promise promise = deferred.Promise();
     const uint64_t call = ++core_->next_call;
-    if (core_->state != ReplicaCore::State::kRunning || !core_->submit(std::move(argv), call)) {
-      Napi::Error error = Napi::Error::New(env, "execute: the replica is stopped");
-      error.Set("code", Napi::String::New(env, kStoppedCode));
-      deferred.Reject(error.Value());
-      return promise;
-    }
-    core_->pending.emplace(call, deferred);
-    hold(env);
-    return promise;
+    const bool submitted =
+        core_->state == ReplicaCore::State::kRunning && core_->submit(std::move(argv), call);
+    return answered_later(env, "execute", call, submitted);
   }
 
   Napi::Value Switchover(const Napi::CallbackInfo& info) {
@@ -756,12 +748,19 @@ class ReplicaWrap final : public Napi::ObjectWrap<ReplicaWrap> {
                                           std::to_string(core::kMaxReplicas - 1) + ", got " +
                                           describe(info[0]));
     }
+    const uint64_t call = ++core_->next_call;
+    const bool submitted = core_->state == ReplicaCore::State::kRunning &&
+                           core_->switchover(static_cast<uint32_t>(to), call);
+    return answered_later(env, "switchover", call, submitted);
+  }
+
+  // A call the engine thread answers later: its promise waits in `pending` under `call`, or is
+  // rejected at once (code kStoppedCode) when the replica could not take it.
+  Napi::Value answered_later(Napi::Env env, const char* what, uint64_t call, bool submitted) {
     Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
     Napi::Promise promise = deferred.Promise();
-    const uint64_t call = ++core_->next_call;
-    if (core_->state != ReplicaCore::State::kRunning ||
-        !core_->switchover(static_cast<uint32_t>(to), call)) {
-      Napi::Error error = Napi::Error::New(env, "switchover: the replica is stopped");
+    if (!submitted) {
+      Napi::Error error = Napi::Error::New(env, std::string(what) + ": the replica is stopped");
       error.Set("code", Napi::String::New(env, kStoppedCode));
       deferred.Reject(error.Value());
       return promise;

@@ -65,6 +65,14 @@ function postSwitchover(cluster: LocalCluster, id: number, to: number): Promise<
 const logs = (cluster: LocalCluster): string =>
   cluster.replicas.map((r) => `--- agent ${r.id}\n${cluster.logTail(r.id, 30)}`).join('\n');
 
+/** Until replica `id` sees every other replica alive (a handover needs them: they stay a majority without it). */
+async function peersAliveTo(cluster: LocalCluster, id: number): Promise<void> {
+  await until(`replica ${id} to see its peers alive`, async () => {
+    const doc = await cluster.status(id);
+    return doc && (doc.members as { alive: boolean }[]).every((m) => m.alive);
+  }, FAILOVER_MS, () => logs(cluster));
+}
+
 describe('three agents on the soft fabric', () => {
   let cluster: LocalCluster | undefined;
   afterEach(async () => {
@@ -127,11 +135,7 @@ describe('three agents on the soft fabric', () => {
     const c = cluster;
     const old = await c.waitReady(READY_MS);
     await setThroughLeader(c, old, 'k', 'v');
-    // The hand-over needs the others alive (they must still be a majority without the leader).
-    await until('the leader to see both peers alive', async () => {
-      const doc = await c.status(old);
-      return doc && (doc.members as { alive: boolean }[]).every((m) => m.alive);
-    }, FAILOVER_MS, () => logs(c));
+    await peersAliveTo(c, old);
     c.kill(old, 'SIGTERM');
     expect(await c.waitExit(old, 30_000)).toEqual({ code: 0, signal: null });
     expect(c.logTail(old, 50)).toMatch(/"msg":"leadership handed over"/);
@@ -147,10 +151,7 @@ describe('three agents on the soft fabric', () => {
     const c = cluster;
     const old = await c.waitReady(READY_MS);
     await setThroughLeader(c, old, 'before-switchover', 'kept');
-    await until('the leader to see both peers alive', async () => {
-      const doc = await c.status(old);
-      return doc && (doc.members as { alive: boolean }[]).every((m) => m.alive);
-    }, FAILOVER_MS, () => logs(c));
+    await peersAliveTo(c, old);
     const target = (old + 2) % 3;
     const other = (old + 1) % 3;
     // On a loaded machine peers are now and then seen failed for a moment (then a refusal says "not alive", or the
