@@ -133,6 +133,14 @@ class RecentIds {
   }
 
   size_t size() const { return size_; }
+  // The remembered ids, oldest first (what a state snapshot carries).
+  template <typename F>
+  void for_each_oldest_first(F&& f) const {
+    for (size_t k = 0; k < size_; ++k) {
+      const size_t at = oldest_ + k;
+      f(order_[at >= history_ ? at - history_ : at]);
+    }
+  }
 
  private:
   struct Free {

@@ -46,6 +46,8 @@ enum class WrKind : uint8_t {
   kRequest = 8,       // permission request WRITE (background plane)
   kAck = 9,           // permission acknowledgement WRITE (background plane)
   kHeartbeatRead = 10,
+  kTransferRequest = 11,  // asks a replica we cannot catch up to fetch the state instead
+  kCatchUpRead = 12,      // a candidate behind a follower READs the decided entries it lacks
 };
 
 constexpr uint64_t make_wr_id(WrKind kind, uint32_t peer, uint64_t value) {

@@ -39,6 +39,9 @@ struct LogHeader {
   uint64_t frontier_vpos;
   uint64_t ring_bytes;
   uint64_t magic;
+  // A leader that cannot catch this replica up from its log (the entries it lacks were
+  // recycled) asks it to fetch the applied state instead: see core/state_transfer.h.
+  uint64_t transfer_request;
 };
 static_assert(sizeof(LogHeader) <= kHeaderBytes);
 static_assert(kHeaderBytes % kCacheLineBytes == 0);
@@ -47,6 +50,7 @@ namespace header_offset {
 constexpr size_t kMinProposal = offsetof(LogHeader, min_proposal);
 constexpr size_t kCommit = offsetof(LogHeader, commit);
 constexpr size_t kAppliedIndex = offsetof(LogHeader, applied_index);
+constexpr size_t kTransferRequest = offsetof(LogHeader, transfer_request);
 }  // namespace header_offset
 
 enum class EntryKind : uint16_t { kData = 1, kNoop = 3 };

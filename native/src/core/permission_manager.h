@@ -24,8 +24,10 @@ struct ScratchLayout {
   static constexpr size_t kCommitSource = 384;        // 8 B: commit value being published
   static constexpr size_t kMinProposalSource = 392;   // 8 B
   static constexpr size_t kHeartbeatRead = 400;       // 32 B: heartbeat, voter, leaving, preferred
+  static constexpr size_t kTransferRequestSource = 432;  // 8 B: "fetch the state" (state_transfer.h)
   static constexpr size_t kFixedBytes = 448;
-  static_assert(kHeartbeatRead + background_offset::kLivenessBytes <= kFixedBytes);
+  static_assert(kHeartbeatRead + background_offset::kLivenessBytes <= kTransferRequestSource);
+  static_assert(kTransferRequestSource + 8 <= kFixedBytes);
 
   size_t per_peer_bytes() const { return kFixedBytes + slot_read_bytes; }
   size_t total_bytes() const { return per_peer_bytes() * kMaxReplicas; }

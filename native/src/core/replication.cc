@@ -367,8 +367,18 @@ bool ReplicationPlane::advance_leader() {
     case Phase::kReadHeaders:
       if (!phase_reads_done()) return progress;
       if (!quorum()) return abort("lost quorum reading headers"), true;
-      begin_write_min_proposal();
+      begin_catch_up_self();
       return true;
+    case Phase::kCatchUpSelf:
+      if (prepare_writes_outstanding_ > 0) return progress;
+      if (!quorum()) return abort("lost quorum catching ourselves up"), true;
+      finish_catch_up_self();
+      return true;
+    case Phase::kAwaitTransfer:
+      // install_snapshot() moves us on. Meanwhile we hold permissions but commit nothing: if
+      // it takes long, fate sharing hands leadership to someone else.
+      if (!quorum()) return abort("lost quorum waiting for the state"), true;
+      return progress;
     case Phase::kWriteMinProposal:
       if (prepare_writes_outstanding_ > 0) return progress;
       if (!quorum()) return abort("lost quorum writing minProposal"), true;
@@ -477,6 +487,83 @@ void ReplicationPlane::begin_read_headers() {
   }
 }
 
+// A confirmed follower may have applied entries past our commit point (we were paused or cut
+// off while others went on). Those are decided, and prepare's slot reads cannot be trusted for
+// them: the follower may have recycled their bytes, and reading "empty" there would let us
+// decide something else (or re-decide a stale value of our own) at a decided index. So first
+// copy them from the follower that applied the most: READ its ring over ours (same offsets),
+// then validate and apply (finish_catch_up_self). Nothing else writes our ring meanwhile: our
+// own permission manager revoked every peer when we became candidate.
+void ReplicationPlane::begin_catch_up_self() {
+  const PeerLink* ahead = nullptr;
+  for (const PeerLink& p : peers_) {
+    const PeerState& ps = peer_state_[p.id];
+    if (ps.confirmed && ps.last_header.applied_index > commit_index_ &&
+        (ahead == nullptr || ps.last_header.applied_index > peer_state_[ahead->id].last_header.applied_index)) {
+      ahead = &p;
+    }
+  }
+  if (ahead == nullptr) return begin_write_min_proposal();
+  const LogHeader& h = peer_state_[ahead->id].last_header;
+  phase_ = Phase::kCatchUpSelf;
+  ahead_peer_ = ahead->id;
+  ahead_applied_index_ = h.applied_index;
+  prepare_writes_outstanding_ = 0;
+  ahead_read_ = false;
+  if (h.applied_vpos < commit_vpos_ || h.applied_vpos - commit_vpos_ > ring_bytes()) {
+    return finish_catch_up_self();  // more than a ring behind: nothing to READ
+  }
+  ahead_read_ = true;
+  PeerLink& p = *link(ahead->id);
+  for (uint64_t at = commit_vpos_; at < h.applied_vpos;) {
+    const uint64_t offset = at % ring_bytes();
+    const uint64_t chunk =
+        std::min<uint64_t>({h.applied_vpos - at, ring_bytes() - offset, kCatchUpChunkBytes});
+    fabric::WorkRequest wr;
+    wr.wr_id = make_wr_id(WrKind::kCatchUpRead, p.id, tag(0));
+    wr.opcode = fabric::Opcode::kRead;
+    wr.local_addr = ring() + offset;
+    wr.length = static_cast<uint32_t>(chunk);
+    wr.lkey = memory_.log_mr->lkey();
+    wr.remote_addr = p.log.addr + kHeaderBytes + offset;
+    wr.rkey = p.log.rkey;
+    if (!p.log_qp->post(wr).ok()) {
+      peer_failed(p.id);
+      return;  // kCatchUpSelf with a peer fewer: quorum is checked again at the next poll
+    }
+    ++prepare_writes_outstanding_;
+    at += chunk;
+  }
+}
+
+void ReplicationPlane::finish_catch_up_self() {
+  // Apply what the READs brought: every intact entry up to the follower's log head is decided.
+  // Only entries READ from it, never our own older copies (possibly undecided values) in the
+  // same places, so without READs (more than a ring behind) nothing is applied here.
+  if (prepare_writes_outstanding_ == 0 && ahead_read_) {
+    const uint64_t known = known_commit_;
+    known_commit_ = std::max(known_commit_, ahead_applied_index_);
+    for (int guard = 0; guard < 1 << 20 && applied_index_ < ahead_applied_index_; ++guard) {
+      if (!apply_committed()) break;
+    }
+    known_commit_ = std::max(known, applied_index_);
+  }
+  if (applied_index_ >= ahead_applied_index_) {
+    ++stats_.self_catch_ups;
+    commit_index_ = applied_index_;
+    commit_vpos_ = applied_vpos_;
+    next_index_ = commit_index_;
+    next_vpos_ = commit_vpos_;
+    return begin_write_min_proposal();
+  }
+  // Recycled in its ring as well: only its state can bring us up. We keep our permissions and
+  // wait (transfer_wanted() names the follower; the engine fetches, install_snapshot resumes).
+  phase_ = Phase::kAwaitTransfer;
+  ++stats_.self_transfers;
+  __atomic_store_n(&local_header().transfer_request, transfer_request(ahead_peer_, applied_index_),
+                   __ATOMIC_RELEASE);
+}
+
 void ReplicationPlane::begin_write_min_proposal() {
   phase_ = Phase::kWriteMinProposal;
   // A unique proposal number above every minProposal seen: [round:56][replica id:8].
@@ -529,8 +616,17 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
     vpos = at + entry_bytes(e.header.payload_bytes);
   }
   if (!intact) {
-    // Its missing entries were recycled: it needs a state transfer, which this engine does not
-    // have yet. It stays out of the confirmed set (and out of every quorum); asked again later.
+    // Its missing entries were recycled: it must fetch the applied state (state_transfer.h).
+    // Ask it in its log header (we hold write permission there), naming the log head we saw so
+    // that it ignores the request once it has moved on. Until its log head is one we can catch
+    // up from, it stays out of the confirmed set (and out of every quorum); asked again later.
+    uint8_t* source = scratch(peer_id, ScratchLayout::kTransferRequestSource);
+    const uint64_t request = transfer_request(config_.self_id, from_index);
+    std::memcpy(source, &request, sizeof request);
+    if (post_write(p, WrKind::kTransferRequest, tag(0), source, memory_.scratch_mr->lkey(),
+                   sizeof request, header_offset::kTransferRequest, true)) {
+      ++stats_.transfers_requested;
+    }
     peer_state_[peer_id] = PeerState{};
     peer_state_[peer_id].request_sent_ns = now();
     ++stats_.peer_failures;
@@ -791,7 +887,8 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
   if (!current_term(value) || role_ == Role::kFollower) return;  // an earlier attempt's
   if (c.status != WcStatus::kSuccess) {
     // A prepare-phase WRITE that failed is no longer outstanding either.
-    if ((kind == WrKind::kWriteMinProposal || kind == WrKind::kCatchUp) &&
+    if ((kind == WrKind::kWriteMinProposal || kind == WrKind::kCatchUp ||
+         kind == WrKind::kCatchUpRead) &&
         prepare_writes_outstanding_ > 0) {
       --prepare_writes_outstanding_;
     }
@@ -824,6 +921,7 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
     }
     case WrKind::kWriteMinProposal:
     case WrKind::kCatchUp:
+    case WrKind::kCatchUpRead:
       if (prepare_writes_outstanding_ > 0) --prepare_writes_outstanding_;
       return;
     case WrKind::kReadSlot:
@@ -964,6 +1062,74 @@ void ReplicationPlane::publish_local_header() {
   __atomic_store_n(&h.applied_index, applied_index_, __ATOMIC_RELEASE);
 }
 
+std::optional<uint32_t> ReplicationPlane::transfer_wanted() const {
+  const uint64_t request = __atomic_load_n(&header().transfer_request, __ATOMIC_ACQUIRE);
+  if (request == 0 || (role_ != Role::kFollower && phase_ != Phase::kAwaitTransfer)) {
+    return std::nullopt;
+  }
+  // Made against an older log head of ours (we applied or installed since): stale.
+  if (transfer_request_seen(request) != applied_index_) return std::nullopt;
+  const uint32_t leader = transfer_request_leader(request);
+  if (leader >= config_.replica_count || leader == config_.self_id) return std::nullopt;
+  return leader;
+}
+
+std::optional<StateSnapshot> ReplicationPlane::take_snapshot() {
+  StateSnapshot s;
+  if (!state_machine_->snapshot(&s.machine)) return std::nullopt;
+  s.applied_index = applied_index_;
+  s.applied_vpos = applied_vpos_;
+  s.ring_bytes = ring_bytes();
+  s.max_entry_bytes = config_.max_entry_bytes();
+  s.source = config_.self_id;
+  s.applied_batches.reserve(applied_batches_.size());
+  applied_batches_.for_each_oldest_first([&](uint64_t id) { s.applied_batches.push_back(id); });
+  ++stats_.snapshots_served;
+  return s;
+}
+
+std::string ReplicationPlane::install_snapshot(const StateSnapshot& s) {
+  if (role_ != Role::kFollower && phase_ != Phase::kAwaitTransfer) {
+    return "this replica leads (or is trying to): it needs no state";
+  }
+  if (s.ring_bytes != ring_bytes() || s.max_entry_bytes != config_.max_entry_bytes()) {
+    return "snapshot from replica " + std::to_string(s.source) + " has another log geometry (ring " +
+           std::to_string(s.ring_bytes) + " B, entries up to " + std::to_string(s.max_entry_bytes) +
+           " B; ours " + std::to_string(ring_bytes()) + " B, " +
+           std::to_string(config_.max_entry_bytes()) + " B): every replica needs the same log size";
+  }
+  if (s.applied_index <= applied_index_) {
+    return "snapshot from replica " + std::to_string(s.source) + " ends at index " +
+           std::to_string(s.applied_index) + ", not past ours (" + std::to_string(applied_index_) + ")";
+  }
+  if (!state_machine_->restore(s.machine.data(), s.machine.size())) {
+    return "the state machine rejected the snapshot from replica " + std::to_string(s.source);
+  }
+  RecentIds batches(kAppliedBatchHistory);
+  for (uint64_t id : s.applied_batches) {
+    if (id != 0) batches.insert(id);
+  }
+  applied_batches_ = std::move(batches);
+  applied_index_ = s.applied_index;
+  applied_vpos_ = s.applied_vpos;
+  known_commit_ = std::max(known_commit_, applied_index_);
+  LogHeader& h = local_header();
+  h.frontier_index = applied_index_;
+  h.frontier_vpos = applied_vpos_;
+  // A learner is promoted once it applied up to a commit point the leader publishes after
+  // catching its log up: none has been published for this log head yet.
+  if (!voter_) __atomic_store_n(&h.commit, uint64_t{0}, __ATOMIC_RELEASE);
+  publish_local_header();
+  ++stats_.snapshots_installed;
+  // A candidate that was waiting for this state prepares again from its new commit point.
+  if (phase_ == Phase::kAwaitTransfer) {
+    commit_index_ = applied_index_;
+    commit_vpos_ = applied_vpos_;
+    begin_read_headers();
+  }
+  return "";
+}
+
 std::string ReplicationPlane::describe_peer(uint32_t id) {
   PeerLink* p = link(id);
   if (p == nullptr) return "self";
@@ -995,9 +1161,10 @@ const ReplicationStats& ReplicationPlane::stats() {
   stats_.confirmed_followers = confirmed_count();
   stats_.log_used_bytes = role_ == Role::kFollower ? 0 : next_vpos_ - applied_vpos_;
   stats_.voter = voter_;
-  static constexpr const char* kPhaseNames[] = {"idle", "acquire", "read-headers",
-                                                "write-min-proposal", "catch-up", "read-slot",
-                                                "accept-adopted", "ready"};
+  static constexpr const char* kPhaseNames[] = {
+      "idle",     "acquire",   "read-headers",   "catch-up-self", "await-transfer",
+      "write-min-proposal", "catch-up", "read-slot", "accept-adopted", "ready"};
+  static_assert(std::size(kPhaseNames) == static_cast<size_t>(Phase::kReady) + 1);
   stats_.phase = kPhaseNames[static_cast<int>(phase_)];
   return stats_;
 }

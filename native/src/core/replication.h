@@ -26,6 +26,7 @@
 #include "core/log_format.h"
 #include "core/permission_manager.h"
 #include "core/quorum.h"
+#include "core/state_transfer.h"
 
 namespace mu::core {
 
@@ -62,6 +63,19 @@ class StateMachine {
   // This replica stopped leading with the request not known to be decided: the outcome is
   // unknown (another leader may still decide it). Never silent: the front end tells its client.
   virtual void abandoned(uint64_t ticket) { (void)ticket; }
+  // State transfer (core/state_transfer.h): snapshot() appends everything apply() has built to
+  // *out; restore() replaces the state with bytes a snapshot() produced (false: malformed, and
+  // the state is unchanged). A machine that returns false from snapshot() cannot serve one, and a
+  // replica whose missing entries were recycled cannot be brought back from such a machine.
+  virtual bool snapshot(std::vector<uint8_t>* out) const {
+    (void)out;
+    return false;
+  }
+  virtual bool restore(const uint8_t* data, size_t length) {
+    (void)data;
+    (void)length;
+    return false;
+  }
 };
 
 enum class ProposeStatus : uint8_t { kQueued, kNotLeader, kLogFull, kTooLarge };
@@ -102,6 +116,11 @@ struct ReplicationStats {
   uint64_t peer_failures = 0;
   uint64_t reprepares = 0;  // prepare run again for a follower that granted late
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
+  uint64_t transfers_requested = 0;  // leader: such followers asked to fetch the state
+  uint64_t self_catch_ups = 0;       // candidate: copied decided entries from a follower ahead
+  uint64_t self_transfers = 0;       // candidate: ... recycled there, so it fetched the state
+  uint64_t snapshots_served = 0;
+  uint64_t snapshots_installed = 0;
   bool voter = true;
   const char* phase = "idle";  // leader path: acquire, read-headers, ..., ready
   // Leader: time from an entry's WRITEs being posted to its decision, per decided entry.
@@ -176,6 +195,15 @@ class ReplicationPlane {
   const LeaderMilestones& milestones() const { return milestones_; }
   PermissionManager& permissions() { return permissions_; }
   uint32_t self_id() const { return config_.self_id; }
+  // State transfer (core/state_transfer.h), engine thread only. The leader that asked us to
+  // fetch its state, when a request made against our current log head is pending.
+  std::optional<uint32_t> transfer_wanted() const;
+  // Our applied state (nullopt when the state machine cannot snapshot).
+  std::optional<StateSnapshot> take_snapshot();
+  // Replaces our applied state by a snapshot of a longer decided prefix; "" or why not (nothing
+  // changes then). A learner stays one until the leader has caught its log up from there.
+  std::string install_snapshot(const StateSnapshot& snapshot);
+
   // Test hook: the replica's local log header (what peers read and write).
   const LogHeader& header() const { return *reinterpret_cast<const LogHeader*>(memory_.log); }
 
@@ -214,6 +242,8 @@ class ReplicationPlane {
     kIdle,              // follower
     kAcquire,           // permission requests out; waiting for acks from a majority
     kReadHeaders,       // prepare, part 1: read minProposal and log heads of confirmed followers
+    kCatchUpSelf,       // a confirmed follower applied past our commit point: READ what we lack
+    kAwaitTransfer,     // ... and it was recycled there too: we wait for that follower's state
     kWriteMinProposal,  // prepare, part 2: write our higher proposal number
     kCatchUp,           // bring lagging confirmed followers up to our commit point
     kReadSlot,          // prepare at next_index_: read that slot from confirmed followers
@@ -230,6 +260,8 @@ class ReplicationPlane {
   void step_down();
   bool advance_leader();
   void begin_read_headers();
+  void begin_catch_up_self();
+  void finish_catch_up_self();
   void begin_write_min_proposal();
   void begin_catch_up();
   void begin_read_slot();
@@ -328,7 +360,10 @@ class ReplicationPlane {
   // Prepare at next_index_.
   uint64_t adopt_proposal_ = 0;
   std::vector<uint8_t> adopt_entry_;  // the highest-proposal entry found (whole encoding)
-  uint32_t prepare_writes_outstanding_ = 0;
+  uint32_t prepare_writes_outstanding_ = 0;  // also counts kCatchUpSelf's READs
+  uint32_t ahead_peer_ = 0;            // kCatchUpSelf / kAwaitTransfer: who applied past us
+  uint64_t ahead_applied_index_ = 0;
+  bool ahead_read_ = false;            // its entries were READ over our ring
 
   // Follower (apply) state.
   uint64_t applied_index_ = 0;

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/background_layout.h"
+#include "core/state_transfer.h"
 #include "mu/fabric/bootstrap.h"
 #include "mu/fabric/soft.h"
 #if defined(MU_WITH_VERBS)
@@ -336,6 +337,10 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineConfig& config,
   std::unique_ptr<Engine> engine(new Engine(config, std::move(res)));
   engine->snapshot_.fabric = config.fabric;
   engine->snapshot_.replication.voter = config.bootstrap;  // until the first snapshot
+  if (engine->resources_->bootstrap) {
+    engine->resources_->bootstrap->serve_state(
+        [e = engine.get()](uint32_t requester) { return e->provide_state(requester); });
+  }
   engine->thread_ = std::thread([e = engine.get()] { e->run(); });
   if (engine->resources_->bootstrap) {
     engine->link_thread_ = std::thread([e = engine.get()] { e->watch_links(); });
@@ -358,6 +363,84 @@ void Engine::stop() {
   // whatever the link watcher is waiting for.
   if (thread_.joinable()) thread_.join();
   if (link_thread_.joinable()) link_thread_.join();
+  if (transfer_thread_.joinable()) transfer_thread_.join();
+  // A state request in progress returns (provide_state sees stopping_) before this does.
+  if (resources_ && resources_->bootstrap) resources_->bootstrap->serve_state(nullptr);
+}
+
+Result<std::vector<uint8_t>> Engine::provide_state(uint32_t requester) {
+  // Taken between two polls of the engine thread; this thread waits for it.
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::optional<core::StateSnapshot> snapshot;
+  };
+  auto pending = std::make_shared<Pending>();
+  post([pending](core::ReplicationPlane& plane) {
+    std::optional<core::StateSnapshot> s = plane.take_snapshot();
+    std::lock_guard<std::mutex> lock(pending->mu);
+    pending->snapshot = std::move(s);
+    pending->done = true;
+    pending->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(pending->mu);
+  for (int waited_ms = 0; !pending->done; waited_ms += 20) {
+    if (stopping_.load() || waited_ms > 10'000) {
+      return Status::Error(ErrorCode::kInvalidState,
+                           "replica " + std::to_string(config_.id) + " is stopping or too busy");
+    }
+    pending->cv.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  if (!pending->snapshot) {
+    return Status::Error(ErrorCode::kNotSupported, "its state machine cannot take snapshots");
+  }
+  (void)requester;
+  return core::encode_snapshot(*pending->snapshot);
+}
+
+// Engine thread: a leader asked us (in our log header) to fetch the applied state of a replica.
+void Engine::maybe_fetch_state(core::ReplicationPlane& plane) {
+  if (!resources_->bootstrap || transfer_busy_.load()) return;
+  const std::optional<uint32_t> from = plane.transfer_wanted();
+  const uint64_t now = resources_->device->now_ns();
+  if (!from || now < transfer_retry_ns_ || !resources_->members.count(*from)) return;
+  if (transfer_thread_.joinable()) transfer_thread_.join();  // finished: transfer_busy_ is false
+  transfer_busy_.store(true);
+  transfer_retry_ns_ = now + 200'000'000;  // a failed attempt is retried after 200 ms
+  const Member& m = resources_->members.at(*from);
+  transfer_thread_ = std::thread([this, peer = fabric::BootstrapPeer{m.id, m.host, m.bootstrap_port}] {
+    const auto started = std::chrono::steady_clock::now();
+    auto fail = [&](const std::string& why) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      snapshot_.last_transfer_error = why;
+      transfer_busy_.store(false);
+    };
+    Result<std::vector<uint8_t>> bytes = resources_->bootstrap->fetch_state(peer, 30'000);
+    if (!bytes.ok()) return fail("fetching the state of replica " + std::to_string(peer.id) + ": " +
+                                 bytes.status().message);
+    auto snapshot = std::make_shared<core::StateSnapshot>();
+    if (std::string why = core::decode_snapshot(bytes.value().data(), bytes.value().size(),
+                                                snapshot.get());
+        !why.empty()) {
+      return fail("state from replica " + std::to_string(peer.id) + ": " + why);
+    }
+    const uint64_t size = bytes.value().size();
+    post([this, snapshot, size, started](core::ReplicationPlane& plane) {
+      const std::string why = plane.install_snapshot(*snapshot);
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
+      std::lock_guard<std::mutex> lock(mutex_);
+      snapshot_.last_transfer_error = why;
+      if (why.empty()) {
+        ++snapshot_.state_transfers;
+        snapshot_.last_transfer_bytes = size;
+        snapshot_.last_transfer_us = static_cast<uint64_t>(us.count());
+        transfer_retry_ns_ = 0;
+      }
+      transfer_busy_.store(false);
+    });
+  });
 }
 
 // Setup-side (may block): a peer that looks failed may have been restarted with new QPs and
@@ -482,6 +565,7 @@ void Engine::run() {
       }
       for (auto& w : work) w(plane);
       for (auto& w : replica_work) w(replica);
+      maybe_fetch_state(plane);
       progress |= !work.empty() || !replica_work.empty();
       work.clear();
       replica_work.clear();

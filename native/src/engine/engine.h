@@ -77,6 +77,11 @@ struct EngineStats {
   std::vector<core::FailoverTimeline> timelines;        // newest last, bounded
   std::vector<core::PermissionSwitch> recent_switches;  // newest last, bounded
   std::string fabric;
+  // State transfers this replica fetched (core/state_transfer.h): installed, and the last one.
+  uint64_t state_transfers = 0;
+  uint64_t last_transfer_bytes = 0;
+  uint64_t last_transfer_us = 0;      // fetch + decode + install
+  std::string last_transfer_error;    // "" when the last attempt succeeded
 };
 
 class Engine {
@@ -117,6 +122,11 @@ class Engine {
   Engine(const EngineConfig& config, std::unique_ptr<Resources> resources);
   void run();
   void watch_links();
+  // State transfer: serving our applied state to a peer (bootstrap thread; the snapshot itself
+  // is taken on the engine thread), and fetching one when a leader asks us to (engine thread
+  // starts it, a helper thread fetches, the engine thread installs).
+  fabric::Result<std::vector<uint8_t>> provide_state(uint32_t requester);
+  void maybe_fetch_state(core::ReplicationPlane& plane);
 
   EngineConfig config_;
   std::unique_ptr<Resources> resources_;
@@ -132,6 +142,9 @@ class Engine {
   EngineStats snapshot_;
   std::thread thread_;
   std::thread link_thread_;
+  std::thread transfer_thread_;             // the current (or last) state fetch
+  std::atomic<bool> transfer_busy_{false};  // a fetch or its install is under way
+  uint64_t transfer_retry_ns_ = 0;          // engine thread: no new fetch before this
 };
 
 }  // namespace mu::engine

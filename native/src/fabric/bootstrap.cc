@@ -3,7 +3,8 @@
 // One short-lived connection per fetch, after the authentication handshake (auth.h):
 //   fetcher → server  REQUEST  magic "MUBR" | fetcher id (u32) | server id as the fetcher expects
 //   server  → fetcher REPLY    magic "MUBP" | status (u8) | server id (u32) | length (u32) | blob
-// little-endian. The server thread serves one connection at a time with a short deadline: a
+// little-endian. A state request (magic "MUBS") gets the same reply with the provider's bytes,
+// or status kStateUnavailable and the reason as text. The server thread serves one connection at a time with a short deadline: a
 // slow or hostile client delays others by at most kServeDeadlineNs.
 #include "mu/fabric/bootstrap.h"
 
@@ -30,14 +31,16 @@ namespace {
 
 constexpr char kContext[] = "mu-bootstrap-v1";
 constexpr uint8_t kRequestMagic[4] = {'M', 'U', 'B', 'R'};
+constexpr uint8_t kStateRequestMagic[4] = {'M', 'U', 'B', 'S'};
 constexpr uint8_t kReplyMagic[4] = {'M', 'U', 'B', 'P'};
 constexpr size_t kRequestBytes = 12;
 constexpr size_t kReplyHeaderBytes = 13;
 constexpr uint64_t kServeDeadlineNs = 500'000'000;
 constexpr uint64_t kAttemptDeadlineNs = 500'000'000;
+constexpr uint64_t kStateServeDeadlineNs = 60'000'000'000;  // sending a state of many MiB
 constexpr auto kRetryPause = std::chrono::milliseconds(20);
 
-enum class ReplyStatus : uint8_t { kOk = 0, kNotPublished = 1, kWrongServer = 2 };
+enum class ReplyStatus : uint8_t { kOk = 0, kNotPublished = 1, kWrongServer = 2, kStateUnavailable = 3 };
 
 void put32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -98,6 +101,19 @@ class BootstrapImpl final : public Bootstrap {
     return Status::Ok();
   }
 
+  void serve_state(StateProvider provider) override {
+    std::lock_guard<std::mutex> lock(provider_mu_);  // waits for a call in progress
+    provider_ = std::move(provider);
+  }
+
+  Result<std::vector<uint8_t>> fetch_state(const BootstrapPeer& peer, int timeout_ms) override {
+    Result<uint32_t> ip = net::resolve_ipv4(peer.host);
+    if (!ip.ok()) return ip.status();
+    const uint64_t deadline = auth::monotonic_ns() + static_cast<uint64_t>(std::max(timeout_ms, 0)) * 1'000'000;
+    bool retry = false;
+    return fetch_once(peer, *ip, deadline, &retry, kStateRequestMagic, kMaxStateBytes);
+  }
+
   Result<std::vector<uint8_t>> fetch(const BootstrapPeer& peer, int timeout_ms) override {
     Result<uint32_t> ip = net::resolve_ipv4(peer.host);
     if (!ip.ok()) return ip.status();
@@ -105,7 +121,9 @@ class BootstrapImpl final : public Bootstrap {
     Status last = Status::Error(ErrorCode::kUnreachable, "timed out");
     do {
       bool retry = false;
-      Result<std::vector<uint8_t>> got = fetch_once(peer, *ip, std::min(deadline, auth::monotonic_ns() + kAttemptDeadlineNs), &retry);
+      Result<std::vector<uint8_t>> got =
+          fetch_once(peer, *ip, std::min(deadline, auth::monotonic_ns() + kAttemptDeadlineNs), &retry,
+                     kRequestMagic, kMaxBlobBytes);
       if (got.ok() || !retry) return got;
       last = got.status();
       std::this_thread::sleep_for(kRetryPause);
@@ -118,7 +136,8 @@ class BootstrapImpl final : public Bootstrap {
  private:
   // One attempt. *retry tells whether trying again may help.
   Result<std::vector<uint8_t>> fetch_once(const BootstrapPeer& peer, uint32_t ip, uint64_t deadline,
-                                          bool* retry) {
+                                          bool* retry, const uint8_t* request_magic,
+                                          uint64_t max_bytes) {
     *retry = true;
     Result<int> fd = [&]() -> Result<int> {
       net::ScopedNetns netns;  // the outgoing socket lives in our namespace, like the listener
@@ -143,7 +162,7 @@ class BootstrapImpl final : public Bootstrap {
       return authenticated;
     }
     std::array<uint8_t, kRequestBytes> request{};
-    std::memcpy(request.data(), kRequestMagic, 4);
+    std::memcpy(request.data(), request_magic, 4);
     put32(request.data() + 4, config_.id);
     put32(request.data() + 8, peer.id);
     Status s = io_exact(*fd, request.data(), request.size(), deadline, /*write=*/true);
@@ -154,7 +173,7 @@ class BootstrapImpl final : public Bootstrap {
     const auto status = static_cast<ReplyStatus>(header[4]);
     const uint32_t server_id = get32(header.data() + 5);
     const uint32_t length = get32(header.data() + 9);
-    if (std::memcmp(header.data(), kReplyMagic, 4) != 0 || length > kMaxBlobBytes) {
+    if (std::memcmp(header.data(), kReplyMagic, 4) != 0 || length > max_bytes) {
       *retry = false;
       return Status::Error(ErrorCode::kInvalidArgument, "malformed bootstrap reply");
     }
@@ -168,6 +187,13 @@ class BootstrapImpl final : public Bootstrap {
     if (status == ReplyStatus::kNotPublished) {
       return Status::Error(ErrorCode::kUnreachable,
                            "peer " + std::to_string(peer.id) + " has not published for us yet");
+    }
+    if (status == ReplyStatus::kStateUnavailable) {
+      std::string why(std::min<uint32_t>(length, 4096), '\0');
+      s = io_exact(*fd, reinterpret_cast<uint8_t*>(why.data()), why.size(), deadline, false);
+      if (!s.ok()) return s;
+      return Status::Error(ErrorCode::kInvalidState,
+                           "replica " + std::to_string(peer.id) + " has no state for us: " + why);
     }
     if (status != ReplyStatus::kOk) {
       *retry = false;
@@ -198,9 +224,11 @@ class BootstrapImpl final : public Bootstrap {
     if (!auth::run_handshake_blocking(fd, handshake, deadline).ok()) return;  // nothing revealed
     std::array<uint8_t, kRequestBytes> request{};
     if (!io_exact(fd, request.data(), request.size(), deadline, /*write=*/false).ok()) return;
-    if (std::memcmp(request.data(), kRequestMagic, 4) != 0) return;
+    const bool state = std::memcmp(request.data(), kStateRequestMagic, 4) == 0;
+    if (!state && std::memcmp(request.data(), kRequestMagic, 4) != 0) return;
     const uint32_t requester = get32(request.data() + 4);
     const uint32_t expected_server = get32(request.data() + 8);
+    if (state && expected_server == config_.id) return serve_state_to(fd, requester);
     std::vector<uint8_t> reply(kReplyHeaderBytes);
     ReplyStatus status = ReplyStatus::kNotPublished;
     if (expected_server != config_.id) {
@@ -220,12 +248,37 @@ class BootstrapImpl final : public Bootstrap {
     (void)io_exact(fd, reply.data(), reply.size(), deadline, /*write=*/true);
   }
 
+  void serve_state_to(int fd, uint32_t requester) {
+    Result<std::vector<uint8_t>> state = Status::Error(ErrorCode::kInvalidState, "it serves no state");
+    {
+      std::lock_guard<std::mutex> lock(provider_mu_);
+      if (provider_) state = provider_(requester);
+    }
+    if (state.ok() && state.value().size() > kMaxStateBytes) {
+      state = Status::Error(ErrorCode::kResourceExhausted, "its state exceeds 4 GiB");
+    }
+    const uint64_t deadline = auth::monotonic_ns() + kStateServeDeadlineNs;
+    const std::string why = state.ok() ? "" : state.status().message;
+    const size_t length = state.ok() ? state.value().size() : why.size();
+    uint8_t header[kReplyHeaderBytes];
+    std::memcpy(header, kReplyMagic, 4);
+    header[4] = static_cast<uint8_t>(state.ok() ? ReplyStatus::kOk : ReplyStatus::kStateUnavailable);
+    put32(header + 5, config_.id);
+    put32(header + 9, static_cast<uint32_t>(length));
+    if (!io_exact(fd, header, sizeof header, deadline, /*write=*/true).ok()) return;
+    uint8_t* body = state.ok() ? state.value().data()
+                               : reinterpret_cast<uint8_t*>(const_cast<char*>(why.data()));
+    (void)io_exact(fd, body, length, deadline, /*write=*/true);
+  }
+
   const BootstrapConfig config_;
   const int listen_fd_;
   const int stop_fd_;
   const uint16_t port_;
   std::mutex mu_;
   std::map<uint32_t, std::vector<uint8_t>> published_;  // peer id → blob for that peer
+  std::mutex provider_mu_;  // held while the provider runs
+  StateProvider provider_;
   std::thread server_;
 };
 

@@ -441,6 +441,60 @@ TEST(KvStore, DeterministicGivenTheSameRecords) {
   }
 }
 
+// State transfer: a replica that loads another's saved state midway continues exactly like it
+// (same replies, same state, expired-but-not-reclaimed keys and the clock included).
+TEST(KvStore, LoadedStateContinuesLikeTheOriginal) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const auto commands = random_commands(seed, 2000);
+    std::mt19937_64 rng(seed * 31);
+    uint64_t now = 1'700'000'000'000;
+    KvStore a, c;
+    std::string replies_a, replies_c;
+    for (size_t k = 0; k < commands.size(); ++k) {
+      now += rng() % 7;
+      Command argv(commands[k].begin(), commands[k].end());
+      if (k == 1000) {
+        std::vector<uint8_t> state;
+        a.save_state(&state);
+        ASSERT_TRUE(c.load_state(state.data(), state.size())) << "seed " << seed;
+        EXPECT_EQ(c.stored_keys(), a.stored_keys());
+        EXPECT_EQ(c.now_ms(), a.now_ms());
+      }
+      if (k >= 1000) c.execute(argv, now, 2, &replies_c);
+      std::string reply;
+      a.execute(argv, now, 2, &reply);
+      if (k >= 1000) replies_a += reply;
+    }
+    EXPECT_EQ(replies_c, replies_a) << "seed " << seed;
+    EXPECT_EQ(c.fingerprint(), a.fingerprint()) << "seed " << seed;
+    EXPECT_EQ(c.stored_keys(), a.stored_keys());
+    EXPECT_EQ(c.keys_with_expiry(), a.keys_with_expiry());
+  }
+}
+
+TEST(KvStore, MalformedStateIsRefusedAndChangesNothing) {
+  Store a;
+  a({"SET", "k", "v"});
+  a({"SET", "t", "1", "PX", "500"});
+  std::vector<uint8_t> state;
+  a.store.save_state(&state);
+  Store b;
+  b({"SET", "mine", "x"});
+  const uint64_t before = b.store.fingerprint();
+  for (size_t cut : {size_t{0}, size_t{7}, state.size() / 2, state.size() - 1}) {
+    EXPECT_FALSE(b.store.load_state(state.data(), cut)) << cut;
+  }
+  std::vector<uint8_t> longer = state;
+  longer.push_back(0);
+  EXPECT_FALSE(b.store.load_state(longer.data(), longer.size()));
+  EXPECT_EQ(b.store.fingerprint(), before);
+  EXPECT_EQ(b({"GET", "mine"}), bulk("x"));
+  ASSERT_TRUE(b.store.load_state(state.data(), state.size()));
+  EXPECT_EQ(b({"GET", "k"}), bulk("v"));
+  EXPECT_EQ(b({"GET", "mine"}), "$-1\r\n");
+  EXPECT_EQ(b({"PTTL", "t"}), ":500\r\n");
+}
+
 TEST(KvStore, FingerprintSeesValuesAndExpiry) {
   Store a, b;
   a({"SET", "k", "v"});

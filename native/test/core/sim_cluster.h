@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -31,7 +33,45 @@ class RecordingStateMachine final : public StateMachine {
     if (ticket != 0) acknowledged.push_back(ticket);
   }
   void abandoned(uint64_t ticket) override { abandoned_tickets.push_back(ticket); }
+  // The applied sequence itself, so that the checker compares a replica that installed a
+  // snapshot with the others position by position.
+  bool snapshot(std::vector<uint8_t>* out) const override {
+    const auto put = [&](uint64_t v) {
+      for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    put(applied.size());
+    for (const Applied& a : applied) {
+      put(a.index);
+      put(a.request.size());
+      out->insert(out->end(), a.request.begin(), a.request.end());
+    }
+    return true;
+  }
+  bool restore(const uint8_t* data, size_t length) override {
+    size_t at = 0;
+    const auto get = [&](uint64_t* v) {
+      if (length - at < 8) return false;
+      *v = 0;
+      for (int i = 0; i < 8; ++i) *v |= uint64_t{data[at + i]} << (8 * i);
+      at += 8;
+      return true;
+    };
+    std::vector<Applied> restored;
+    uint64_t count = 0;
+    if (!get(&count)) return false;
+    for (uint64_t k = 0; k < count; ++k) {
+      uint64_t index = 0, bytes = 0;
+      if (!get(&index) || !get(&bytes) || length - at < bytes) return false;
+      restored.push_back({index, std::string(reinterpret_cast<const char*>(data + at), bytes)});
+      at += bytes;
+    }
+    if (at != length) return false;
+    applied = std::move(restored);
+    ++restores;
+    return true;
+  }
   std::vector<Applied> applied;
+  uint64_t restores = 0;
   std::vector<uint64_t> acknowledged;
   std::vector<uint64_t> abandoned_tickets;
 };
@@ -47,6 +87,7 @@ struct SimReplica {
   ReplicationPlane* plane = nullptr;
   bool crashed = false;
   bool paused = false;  // not polled (the process is frozen); its NIC still serves peers
+  bool fetching = false;  // a state transfer is on its way to it
 };
 
 struct SimClusterOptions {
@@ -57,6 +98,8 @@ struct SimClusterOptions {
   DetectorConfig detector{};
   // false: leadership is static (set_leader); true: each replica's failure detector decides.
   bool detector_driven = false;
+  // A state transfer arrives within this many scheduler steps of being asked for.
+  uint64_t transfer_max_steps = 4000;
 };
 
 class SimCluster {
@@ -213,13 +256,62 @@ class SimCluster {
 
   // One scheduler step: a fabric event or one poll of a random live, unpaused replica.
   void step() {
+    ++steps_;
+    deliver_transfers();
     if (rng_() % 2 == 0) {
       world_.step();
       return;
     }
-    SimReplica& r = *replicas_[rng_() % replicas_.size()];
-    if (!r.crashed && !r.paused) r.replica->poll();
+    const uint32_t i = static_cast<uint32_t>(rng_() % replicas_.size());
+    SimReplica& r = *replicas_[i];
+    if (r.crashed || r.paused) return;
+    r.replica->poll();
+    maybe_fetch_state(i);
   }
+
+  // State transfer as the engine does it over its bootstrap channel: a replica asked by a leader
+  // fetches that leader's snapshot (taken at once, as the leader's engine thread would between
+  // two polls) and installs it when it "arrives", a random number of steps later — meanwhile
+  // the leader goes on and may recycle the tail the replica still needs.
+  void maybe_fetch_state(uint32_t i) {
+    SimReplica& r = *replicas_[i];
+    if (r.fetching) return;
+    const std::optional<uint32_t> from = r.plane->transfer_wanted();
+    if (!from || *from >= size()) return;
+    SimReplica& source = *replicas_[*from];
+    if (source.crashed || source.paused) return;  // no answer; the next leader asks again
+    std::optional<StateSnapshot> snapshot = source.plane->take_snapshot();
+    if (!snapshot) return;
+    r.fetching = true;
+    transfers_.push_back({&r, steps_ + rng_() % options_.transfer_max_steps, std::move(*snapshot)});
+  }
+  void deliver_transfers() {
+    for (size_t k = 0; k < transfers_.size();) {
+      PendingTransfer& t = transfers_[k];
+      if (t.due_step > steps_) {
+        ++k;
+        continue;
+      }
+      // The target may have crashed or been restarted meanwhile (then `to` is in the graveyard).
+      if (!t.to->crashed && !t.to->paused) {
+        const std::string why = t.to->plane->install_snapshot(t.snapshot);
+        if (why.empty()) ++installed_snapshots_;
+        if (std::getenv("MU_DEBUG")) {
+          std::printf("step %llu: snapshot @%llu from %u installed on %u: %s\n",
+                      static_cast<unsigned long long>(steps_),
+                      static_cast<unsigned long long>(t.snapshot.applied_index), t.snapshot.source,
+                      t.to->replica->id(), why.empty() ? "ok" : why.c_str());
+        }
+      }
+      if (t.to->crashed || !t.to->paused) {
+        t.to->fetching = false;
+        transfers_.erase(transfers_.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        ++k;  // a paused process installs when it wakes up
+      }
+    }
+  }
+  uint64_t installed_snapshots() const { return installed_snapshots_; }
   void run(size_t steps) {
     for (size_t i = 0; i < steps; ++i) step();
   }
@@ -266,7 +358,8 @@ class SimCluster {
              std::to_string(r->plane->permissions().holder()) + " aborts=" +
              std::to_string(st.aborts) + " reprepares=" + std::to_string(st.reprepares) +
              " peer_failures=" + std::to_string(st.peer_failures) + " catchup_impossible=" +
-             std::to_string(st.catch_up_impossible) + " phase=" + st.phase + " voter=" +
+             std::to_string(st.catch_up_impossible) + " snapshots_installed=" +
+             std::to_string(st.snapshots_installed) + " phase=" + st.phase + " voter=" +
              std::to_string(st.voter) + " next=" + std::to_string(st.next_index) + " pending=" +
              std::to_string(st.pending_requests) + " used=" + std::to_string(st.log_used_bytes) + "/" +
              std::to_string(st.log_ring_bytes) + " full=" + std::to_string(st.log_full_events) + " hb_stopped=" +
@@ -286,6 +379,19 @@ class SimCluster {
 
   // The checker. Agreement: applied sequences are prefixes of one another. Exactly once: no
   // request applied twice. No loss: every acknowledged ticket's request is in the longest log.
+  std::string dump_applied() {
+    std::string out;
+    for (auto& r : replicas_) {
+      out += "replica " + std::to_string(r->replica->id()) + ":";
+      const auto& a = r->machine.applied;
+      for (size_t k = 0; k < a.size(); ++k) {
+        if (k == 0 || a[k].index != a[k - 1].index) out += "\n  @" + std::to_string(a[k].index) + ":";
+        out += " " + a[k].request.substr(0, a[k].request.find('.'));
+      }
+      out += "\n";
+    }
+    return out;
+  }
   void check(const std::string& context) {
     const std::vector<Applied>* longest = nullptr;
     for (auto& r : replicas_) {
@@ -299,7 +405,7 @@ class SimCluster {
         ASSERT_EQ(mine[k], (*longest)[k])
             << context << ": replica " << i << " disagrees at applied position " << k << " ("
             << mine[k].request << "@" << mine[k].index << " vs " << (*longest)[k].request << "@"
-            << (*longest)[k].index << ")\n" << describe();
+            << (*longest)[k].index << ")\n" << describe() << (std::getenv("MU_DEBUG") ? dump_applied() : "");
       }
     }
     std::set<std::string> seen;
@@ -335,6 +441,14 @@ class SimCluster {
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<SimReplica>> replicas_;
   std::vector<std::unique_ptr<SimReplica>> graveyard_;
+  struct PendingTransfer {
+    SimReplica* to;
+    uint64_t due_step;
+    StateSnapshot snapshot;
+  };
+  std::vector<PendingTransfer> transfers_;
+  uint64_t steps_ = 0;
+  uint64_t installed_snapshots_ = 0;
   uint64_t next_ticket_ = 1;
   std::map<uint64_t, std::string> proposed_;
 };

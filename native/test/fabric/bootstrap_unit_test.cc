@@ -122,6 +122,48 @@ TEST(Bootstrap, EndpointWithAnotherIdIsNotTrusted) {
   EXPECT_EQ(r.status().code, ErrorCode::kInvalidArgument);
 }
 
+TEST(Bootstrap, StateIsServedOnDemandByTheProviderAndRefusalsSayWhy) {
+  auto a = listen_or_die(1);
+  auto b = listen_or_die(2);
+  // No provider yet: refused with a reason, not a timeout.
+  auto none = a->fetch_state(peer_of(*b), 2000);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code, ErrorCode::kInvalidState);
+  EXPECT_NE(none.status().message.find("serves no state"), std::string::npos) << none.status().message;
+  // A state larger than a bootstrap blob, made for whoever asks.
+  uint32_t asked_by = 99;
+  b->serve_state([&](uint32_t requester) -> Result<std::vector<uint8_t>> {
+    asked_by = requester;
+    std::vector<uint8_t> state(3 * Bootstrap::kMaxBlobBytes);
+    for (size_t i = 0; i < state.size(); ++i) state[i] = static_cast<uint8_t>(i * 7 + requester);
+    return state;
+  });
+  auto got = a->fetch_state(peer_of(*b), 5000);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(asked_by, 1u);
+  ASSERT_EQ(got.value().size(), 3 * Bootstrap::kMaxBlobBytes);
+  for (size_t i = 0; i < got.value().size(); i += 4099) {
+    ASSERT_EQ(got.value()[i], static_cast<uint8_t>(i * 7 + 1)) << i;
+  }
+  // The provider's refusal reaches the fetcher.
+  b->serve_state([](uint32_t) -> Result<std::vector<uint8_t>> {
+    return Status::Error(ErrorCode::kInvalidState, "engine is stopping");
+  });
+  auto refused = a->fetch_state(peer_of(*b), 2000);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message.find("engine is stopping"), std::string::npos);
+  // Without the secret: nothing.
+  auto stranger = listen_or_die(3, "another-secret");
+  auto denied = stranger->fetch_state(peer_of(*b), 2000);
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code, ErrorCode::kAuthenticationFailed);
+  // And the ordinary blobs are still served beside it.
+  ASSERT_TRUE(b->publish(1, blob_for(2, 1)).ok());
+  auto blob = a->fetch(peer_of(*b), 2000);
+  ASSERT_TRUE(blob.ok());
+  EXPECT_EQ(blob.value(), blob_for(2, 1));
+}
+
 // What the channel is for: two soft devices learn each other's QP address and region, then WRITE.
 TEST(Bootstrap, SetsUpASoftFabricConnection) {
   struct Replica {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +59,21 @@ class Bootstrap {
   // not published yet. kAuthenticationFailed (no retry) when either side lacks the secret,
   // kUnreachable on timeout, kInvalidArgument when the peer is not who the list says.
   virtual Result<std::vector<uint8_t>> fetch(const BootstrapPeer& peer, int timeout_ms) = 0;
+  // State transfer (core/state_transfer.h) rides the same authenticated channel: a replica
+  // that must fetch a peer's applied state asks for it, and the peer's `provider` produces it
+  // on demand (it runs on the serving thread, which serves nothing else meanwhile).
+  // Largest state accepted.
+  static constexpr uint64_t kMaxStateBytes = (uint64_t{1} << 32) - 1;
+  // The provider gets the requester's id; it returns the bytes or a Status naming why not.
+  // nullptr: no state served (requests get kInvalidState). Replacing it waits for a call in
+  // progress to return.
+  using StateProvider = std::function<Result<std::vector<uint8_t>>(uint32_t requester)>;
+  virtual void serve_state(StateProvider provider) = 0;
+  // The state `peer` provides for us. One attempt (the caller decides when to ask again), with
+  // timeout_ms for the whole transfer. kInvalidState (with the peer's reason) when it has no
+  // state for us now; kUnreachable, kAuthenticationFailed, kInvalidArgument as for fetch().
+  virtual Result<std::vector<uint8_t>> fetch_state(const BootstrapPeer& peer, int timeout_ms) = 0;
+
   // publish(peer.id, mine) then fetch(peer): enough for two replicas.
   Result<std::vector<uint8_t>> exchange(const BootstrapPeer& peer, std::span<const uint8_t> mine,
                                         int timeout_ms) {

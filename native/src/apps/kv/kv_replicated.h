@@ -51,6 +51,14 @@ class KvStateMachine final : public core::StateMachine {
 
   void apply(uint64_t index, const uint8_t* request, uint32_t length, uint64_t ticket) override;
   void abandoned(uint64_t ticket) override;
+  // State transfer: the store's whole state (KvStore::save_state).
+  bool snapshot(std::vector<uint8_t>* out) const override {
+    store_->save_state(out);
+    return true;
+  }
+  bool restore(const uint8_t* data, size_t length) override {
+    return store_->load_state(data, length);
+  }
 
   const KvStateMachineStats& stats() const { return stats_; }
 

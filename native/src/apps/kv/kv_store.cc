@@ -182,6 +182,64 @@ std::map<std::string, std::pair<std::string, uint64_t>> KvStore::snapshot() cons
   return out;
 }
 
+namespace {
+constexpr uint32_t kStateMagic = 0x4d754b76;  // "MuKv"
+
+void put_u64(std::vector<uint8_t>* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void put_bytes(std::vector<uint8_t>* out, std::string_view s) {
+  put_u64(out, s.size());
+  out->insert(out->end(), s.begin(), s.end());
+}
+}  // namespace
+
+void KvStore::save_state(std::vector<uint8_t>* out) const {
+  put_u64(out, kStateMagic);
+  put_u64(out, now_ms_);
+  put_u64(out, map_.size());
+  for (const auto& [key, e] : map_) {
+    put_bytes(out, key);
+    put_bytes(out, e.value);
+    put_u64(out, e.expire_at_ms);
+  }
+}
+
+bool KvStore::load_state(const uint8_t* data, size_t length) {
+  size_t at = 0;
+  const auto u64 = [&](uint64_t* v) {
+    if (length - at < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= uint64_t{data[at + i]} << (8 * i);
+    at += 8;
+    return true;
+  };
+  const auto bytes = [&](std::string* s) {
+    uint64_t n = 0;
+    if (!u64(&n) || length - at < n) return false;
+    s->assign(reinterpret_cast<const char*>(data + at), n);
+    at += n;
+    return true;
+  };
+  uint64_t magic = 0, now = 0, count = 0;
+  if (!u64(&magic) || magic != kStateMagic || !u64(&now) || !u64(&count)) return false;
+  Map map;
+  std::set<std::pair<uint64_t, std::string>> expiry;
+  map.reserve(std::min<uint64_t>(count, length / 24));
+  for (uint64_t k = 0; k < count; ++k) {
+    std::string key;
+    Entry e;
+    if (!bytes(&key) || !bytes(&e.value) || !u64(&e.expire_at_ms)) return false;
+    if (e.expire_at_ms != 0) expiry.emplace(e.expire_at_ms, key);
+    if (!map.emplace(std::move(key), std::move(e)).second) return false;  // a key twice
+  }
+  if (at != length) return false;
+  map_ = std::move(map);
+  expiry_ = std::move(expiry);
+  now_ms_ = now;
+  return true;
+}
+
 uint64_t KvStore::fingerprint() const {
   uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the sorted live state
   auto mix = [&h](const void* data, size_t n) {

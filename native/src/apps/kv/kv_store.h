@@ -21,6 +21,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "apps/kv/commands.h"
 #include "apps/kv/resp.h"
@@ -62,6 +63,13 @@ class KvStore {
   // as of the last execute() time, and an order-independent fingerprint of it.
   std::map<std::string, std::pair<std::string, uint64_t>> snapshot() const;
   uint64_t fingerprint() const;
+
+  // State transfer: the whole state — every stored key (expired ones not reclaimed yet too, so
+  // that DBSIZE and active expiry go on exactly as on the replica that saved it) and the clock —
+  // appended to *out; load_state() replaces the state with one save_state() produced, or returns
+  // false for malformed bytes and changes nothing.
+  void save_state(std::vector<uint8_t>* out) const;
+  bool load_state(const uint8_t* data, size_t length);
 
  private:
   struct Entry {
