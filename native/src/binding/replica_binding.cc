@@ -536,6 +536,19 @@ Napi::Object stats_object(Napi::Env env, const ReplicaCore& core, const KvReplic
   o.Set("peerFailures", js.u64(r.peer_failures));
   o.Set("catchUpImpossible", js.u64(r.catch_up_impossible));
   {
+    // State transfer (docs/engine.md): asked of others as leader, served, fetched and installed.
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("requested", js.u64(r.transfers_requested));
+    t.Set("served", js.u64(r.snapshots_served));
+    t.Set("installed", js.u64(e.state_transfers));
+    t.Set("selfCatchUps", js.u64(r.self_catch_ups));
+    t.Set("selfTransfers", js.u64(r.self_transfers));
+    t.Set("lastBytes", js.u64(e.last_transfer_bytes));
+    t.Set("lastMicros", js.u64(e.last_transfer_us));
+    t.Set("lastError", Napi::String::New(env, e.last_transfer_error));
+    o.Set("stateTransfer", t);
+  }
+  {
     // Leader's propose→decided latency histogram: per-bucket counts (not cumulative).
     Napi::Object h = Napi::Object::New(env);
     Napi::Array bounds = Napi::Array::New(env, core::kLatencyBuckets - 1);

@@ -190,8 +190,10 @@ export function buildStatus(stats: ReplicaStats, ctx: StatusContext, nowMs: numb
       entriesDecided: stats.entriesDecided,
       aborts: stats.aborts,
       prepares: stats.prepares,
-      // Leader side: learners it could not catch up because the entries they lack were recycled.
+      // Leader side: followers it could not catch up from its log (the entries they lack were
+      // recycled); each was asked to fetch the state instead.
       catchUpImpossible: stats.catchUpImpossible,
+      stateTransfer: stats.stateTransfer,
       pendingRequests: stats.pendingRequests,
       heartbeat: stats.heartbeat,
       heartbeatStopped: stats.heartbeatStopped,

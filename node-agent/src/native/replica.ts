@@ -150,6 +150,23 @@ export interface ReplicaStats {
   duplicateBatchesSkipped: number;
   peerFailures: number;
   catchUpImpossible: number;
+  /** State transfer (docs/engine.md, "Restart without memory"). */
+  stateTransfer: {
+    /** Leader: followers it asked to fetch the state (their missing entries were recycled). */
+    requested: number;
+    /** Snapshots this replica served to others. */
+    served: number;
+    /** Snapshots this replica fetched and installed. */
+    installed: number;
+    /** As a candidate behind a follower: caught itself up by reading that follower's log. */
+    selfCatchUps: number;
+    /** ... or, recycled there too, by fetching that follower's state. */
+    selfTransfers: number;
+    lastBytes: number;
+    lastMicros: number;
+    /** Why the last fetch or install failed; '' when it succeeded (or none happened). */
+    lastError: string;
+  };
   /** Leader: propose→decided latency per decided entry; counts per bucket (not cumulative), the
    *  last bucket above the last bound. */
   replicationLatency: { boundsMicros: number[]; counts: number[]; sumMicros: number; count: number };

@@ -73,8 +73,13 @@ export interface AgentStatus {
   };
   /** Engine counters the operator reads when present (older agents may lack them). */
   engine?: {
-    /** On a leader: attempts to catch a learner up that failed because the entries it lacks were recycled. */
+    /**
+     * On a leader: attempts to catch a follower up from its log that failed because the entries it lacks were
+     * recycled (each time the follower is asked to fetch the state instead).
+     */
     catchUpImpossible?: number;
+    /** State transfer as this replica saw it; lastError is why its last fetch or install failed ('' if it did not). */
+    stateTransfer?: { installed?: number; lastBytes?: number; lastMicros?: number; lastError?: string };
     [counter: string]: unknown;
   };
 }

@@ -1,6 +1,7 @@
 import type { Condition, MuClusterStatus } from '../api/types.js';
 import { computeStatus } from './compute-status.js';
 import { agent, cluster, failed, healthyProbes, observe, ok, pod, T0, timeline } from './testing/fixtures.js';
+import type { AgentProbe } from './agent-status.js';
 
 const later = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 const condition = (status: MuClusterStatus, type: string): Condition =>
@@ -349,16 +350,28 @@ describe('computeStatus', () => {
     ]);
   });
 
-  it('says when the leader cannot catch a learner up (its missing entries were recycled; no state transfer)', () => {
+  it('says how a learner whose missing entries were recycled is being brought back, and when that fails', () => {
     const c = cluster();
     const pods = [0, 1, 2].map((id) => pod(c, id, { ready: id !== 2 }));
     const leader = agent(0, 0, { engine: { catchUpImpossible: 7 } });
-    const probes = { ...healthyProbes(0), 'demo-0': ok(leader), 'demo-2': ok(agent(2, 0, { role: 'learner' })) };
-    const { status } = computeStatus(observe(c, pods, { probes }));
-    expect(status.members![2]!.message).toMatch(/^learner the leader cannot catch up \(7 attempts\): .*no state transfer/);
+    const learner = (stateTransfer: object) => ok(agent(2, 0, { role: 'learner', engine: { stateTransfer } }));
+    const withLearner = (p: AgentProbe) => ({ ...healthyProbes(0), 'demo-0': ok(leader), 'demo-2': p });
+    // Asked to fetch the state, not there yet.
+    let status = computeStatus(observe(c, pods, { probes: withLearner(learner({ installed: 0, lastError: '' })) })).status;
+    expect(status.members![2]!.message).toBe('learner fetching the state: the log entries it lacks were recycled on the leader');
     expect(status.members![1]!.message).toBeUndefined();
-    // Without that report, a not-ready learner is simply not ready yet.
-    const plain = computeStatus(observe(c, pods, { probes: { ...probes, 'demo-0': ok(agent(0, 0)) } })).status;
+    // Installed: the log tail follows.
+    status = computeStatus(observe(c, pods, { probes: withLearner(learner({ installed: 1, lastBytes: 4096, lastMicros: 850 })) })).status;
+    expect(status.members![2]!.message).toBe('learner installed the state (4096 bytes in 850 µs), catching up the log after it');
+    // The fetch fails: said with the engine's reason (and MemberCannotCatchUp follows, see events).
+    status = computeStatus(observe(c, pods, {
+      probes: withLearner(learner({ installed: 0, lastError: 'fetching the state of replica 0: bootstrap I/O timed out' })),
+    })).status;
+    expect(status.members![2]!.message).toMatch(
+      /^learner cannot be caught up: fetching the state failed: fetching the state of replica 0: bootstrap I\/O timed out/,
+    );
+    // Without any of that, a not-ready learner is simply not ready yet.
+    const plain = computeStatus(observe(c, pods, { probes: { ...healthyProbes(0), 'demo-2': ok(agent(2, 0, { role: 'learner' })) } })).status;
     expect(plain.members![2]!.message).toBe('pod is not Ready');
   });
 

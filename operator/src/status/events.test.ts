@@ -70,8 +70,11 @@ describe('statusEvents', () => {
     ]);
   });
 
-  it('warns once when the leader cannot catch a learner up (no state transfer yet)', () => {
-    const stuck = 'learner the leader cannot catch up (3 attempts): the log entries it lacks were already recycled';
+  it('warns once when a learner cannot be caught up (its state transfer fails), not while it fetches', () => {
+    const fetching = 'learner fetching the state: the log entries it lacks were recycled on the leader';
+    const stuck = 'learner cannot be caught up: fetching the state failed: replica 0 has no state for us: 3';
+    const asked: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: fetching })] };
+    expect(statusEvents({ members: [member(2, { role: 'learner', ready: false, message: 'pod is not Ready' })] }, asked, context)).toEqual([]);
     const before: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: 'pod is not Ready' })] };
     const after: MuClusterStatus = { members: [member(2, { role: 'learner', ready: false, message: stuck })] };
     expect(statusEvents(before, after, context)).toEqual([

@@ -19,7 +19,7 @@ export function memberStatuses(
   }
   const ids = new Set<number>([...Array(cluster.spec.replicas).keys(), ...podsById.keys()]);
   const before = new Map((previous ?? []).map((m) => [m.name, m]));
-  // Learners the leader cannot catch up from its log (the engine has no state transfer yet).
+  // Followers the leader could not catch up from its log: they fetch the state instead.
   let leaderCannotCatchUp = 0;
   for (const probe of probes.values()) {
     if (probe.ok && probe.status.role === 'leader') leaderCannotCatchUp = probe.status.engine?.catchUpImpossible ?? 0;
@@ -64,8 +64,8 @@ function member(
   return out;
 }
 
-/** How a member's message starts when the leader cannot catch that learner up (see events.ts). */
-export const LEARNER_CANNOT_CATCH_UP = 'learner the leader cannot catch up';
+/** How a member's message starts when a learner cannot be caught up: its state transfer fails (see events.ts). */
+export const LEARNER_CANNOT_CATCH_UP = 'learner cannot be caught up';
 
 /**
  * Counts toward quorum: Ready, and a leader, follower or candidate (a voter in the middle of an election, seen for a
@@ -89,9 +89,19 @@ function problem(
   if (probe?.ok && probe.status.replicaId !== id) {
     return `agent reports replica id ${probe.status.replicaId}, pod is labelled ${id}`;
   }
-  if (probe?.ok && probe.status.role === 'learner' && leaderCannotCatchUp > 0) {
-    return `${LEARNER_CANNOT_CATCH_UP} (${leaderCannotCatchUp} attempts): the log entries it lacks were ` +
-      'already recycled, and the engine has no state transfer yet (docs/engine.md, "Restart without memory")';
+  if (probe?.ok && probe.status.role === 'learner') {
+    const transfer = probe.status.engine?.stateTransfer;
+    if (transfer?.lastError) {
+      return `${LEARNER_CANNOT_CATCH_UP}: fetching the state failed: ${transfer.lastError} ` +
+        '(docs/engine.md, "Restart without memory")';
+    }
+    if ((transfer?.installed ?? 0) > 0) {
+      return `learner installed the state (${transfer!.lastBytes ?? 0} bytes in ${transfer!.lastMicros ?? 0} µs), ` +
+        'catching up the log after it';
+    }
+    if (leaderCannotCatchUp > 0) {
+      return 'learner fetching the state: the log entries it lacks were recycled on the leader';
+    }
   }
   if (!ready) return notReadyReason(pod);
   if (probe?.ok && probe.status.role === 'learner') return 'learner: copying the log before it counts toward quorum';
