@@ -294,9 +294,14 @@ void ReplicationPlane::send_permission_request(PeerLink& p) {
   PeerState& ps = peer_state_[p.id];
   uint64_t flags = 0;
   // A QP side in ERR/RESET cannot carry anything; cycling needs both sides (fabric.h contract 2).
-  if (p.log_qp->state() != QpState::kRts) {
+  // Nor may anything we posted in an earlier term still be queued or on the wire: granted again,
+  // the peer would let such a WRITE land over slots another leader decided meanwhile (and ahead of
+  // this term's prepare READs, which would read it back). Resetting our side drops them; the
+  // grantor cycles its side too. A fresh candidate (a follower until now) has posted nothing.
+  if (p.log_qp->state() != QpState::kRts || log_qp_used_[p.id]) {
     fabric::cycle_qp(*memory_.device, *p.log_qp, permissions_.access_for(p.id), p.log_qp_peer);
     flags |= kRequestPleaseCycle;
+    log_qp_used_[p.id] = false;
   }
   if (p.bg_qp->state() != QpState::kRts) {
     fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
@@ -509,11 +514,11 @@ void ReplicationPlane::begin_catch_up_self() {
   ahead_peer_ = ahead->id;
   ahead_applied_index_ = h.applied_index;
   prepare_writes_outstanding_ = 0;
-  ahead_read_ = false;
+  ahead_reads_posted_ = ahead_reads_done_ = 0;
+  ahead_read_failed_ = false;
   if (h.applied_vpos < commit_vpos_ || h.applied_vpos - commit_vpos_ > ring_bytes()) {
     return finish_catch_up_self();  // more than a ring behind: nothing to READ
   }
-  ahead_read_ = true;
   PeerLink& p = *link(ahead->id);
   for (uint64_t at = commit_vpos_; at < h.applied_vpos;) {
     const uint64_t offset = at % ring_bytes();
@@ -527,11 +532,14 @@ void ReplicationPlane::begin_catch_up_self() {
     wr.lkey = memory_.log_mr->lkey();
     wr.remote_addr = p.log.addr + kHeaderBytes + offset;
     wr.rkey = p.log.rkey;
+    log_qp_used_[p.id] = true;
     if (!p.log_qp->post(wr).ok()) {
       peer_failed(p.id);
-      return;  // kCatchUpSelf with a peer fewer: quorum is checked again at the next poll
+      ahead_read_failed_ = true;
+      return;  // finish_catch_up_self starts over without it (quorum permitting)
     }
     ++prepare_writes_outstanding_;
+    ++ahead_reads_posted_;
     at += chunk;
   }
 }
@@ -540,7 +548,12 @@ void ReplicationPlane::finish_catch_up_self() {
   // Apply what the READs brought: every intact entry up to the follower's log head is decided.
   // Only entries READ from it, never our own older copies (possibly undecided values) in the
   // same places, so without READs (more than a ring behind) nothing is applied here.
-  if (prepare_writes_outstanding_ == 0 && ahead_read_) {
+  if (ahead_read_failed_) {
+    // The follower failed under us: we know nothing about those entries (the READ may have
+    // landed in part). Prepare again with whoever is left; one of them may be ahead too.
+    return reprepare("the follower we were catching up from failed");
+  }
+  if (ahead_reads_posted_ > 0 && ahead_reads_done_ == ahead_reads_posted_) {
     const uint64_t known = known_commit_;
     known_commit_ = std::max(known_commit_, ahead_applied_index_);
     for (int guard = 0; guard < 1 << 20 && applied_index_ < ahead_applied_index_; ++guard) {
@@ -851,6 +864,7 @@ bool ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, cons
   wr.remote_addr = p.log.addr + remote_offset;
   wr.rkey = p.log.rkey;
   wr.inline_data = allow_inline && length <= p.log_qp->max_inline();
+  log_qp_used_[p.id] = true;
   if (p.log_qp->post(wr).ok()) return true;
   peer_failed(p.id);
   return false;
@@ -866,6 +880,7 @@ void ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8
   wr.lkey = memory_.scratch_mr->lkey();
   wr.remote_addr = p.log.addr + remote_offset;
   wr.rkey = p.log.rkey;
+  log_qp_used_[p.id] = true;
   if (!p.log_qp->post(wr).ok()) peer_failed(p.id);
 }
 
@@ -886,6 +901,7 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
   if (peer >= kMaxReplicas || link(peer) == nullptr) return;
   if (!current_term(value) || role_ == Role::kFollower) return;  // an earlier attempt's
   if (c.status != WcStatus::kSuccess) {
+    if (kind == WrKind::kCatchUpRead) ahead_read_failed_ = true;
     // A prepare-phase WRITE that failed is no longer outstanding either.
     if ((kind == WrKind::kWriteMinProposal || kind == WrKind::kCatchUp ||
          kind == WrKind::kCatchUpRead) &&
@@ -919,9 +935,11 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
       }
       return;
     }
+    case WrKind::kCatchUpRead:
+      ++ahead_reads_done_;
+      [[fallthrough]];
     case WrKind::kWriteMinProposal:
     case WrKind::kCatchUp:
-    case WrKind::kCatchUpRead:
       if (prepare_writes_outstanding_ > 0) --prepare_writes_outstanding_;
       return;
     case WrKind::kReadSlot:

@@ -330,6 +330,8 @@ class ReplicationPlane {
   std::optional<uint32_t> leader_;
   Phase phase_ = Phase::kIdle;
   PeerState peer_state_[kMaxReplicas];
+  // We posted on this peer's log QP since it was last cycled (see send_permission_request).
+  bool log_qp_used_[kMaxReplicas] = {};
   uint64_t request_seq_ = 0;   // our permission requests (self and peers), monotonic
   uint64_t self_request_seq_ = 0;
   uint64_t term_ = 0;          // local count of candidacies/aborts; tags work-request ids
@@ -363,7 +365,9 @@ class ReplicationPlane {
   uint32_t prepare_writes_outstanding_ = 0;  // also counts kCatchUpSelf's READs
   uint32_t ahead_peer_ = 0;            // kCatchUpSelf / kAwaitTransfer: who applied past us
   uint64_t ahead_applied_index_ = 0;
-  bool ahead_read_ = false;            // its entries were READ over our ring
+  uint32_t ahead_reads_posted_ = 0;    // READs of its entries over our ring...
+  uint32_t ahead_reads_done_ = 0;      // ... and those that completed successfully
+  bool ahead_read_failed_ = false;
 
   // Follower (apply) state.
   uint64_t applied_index_ = 0;
