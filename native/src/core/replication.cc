@@ -384,18 +384,8 @@ bool ReplicationPlane::advance_leader() {
       // it takes long, fate sharing hands leadership to someone else.
       if (!quorum()) return abort("lost quorum waiting for the state"), true;
       return progress;
-    case Phase::kWriteMinProposal:
-      if (prepare_writes_outstanding_ > 0) return progress;
-      if (!quorum()) return abort("lost quorum writing minProposal"), true;
-      begin_catch_up();
-      return true;
-    case Phase::kCatchUp:
-      if (prepare_writes_outstanding_ > 0) return progress;
-      if (!quorum()) return abort("lost quorum during catch-up"), true;
-      begin_read_slot();
-      return true;
     case Phase::kReadSlot:
-      if (!phase_reads_done()) return progress;
+      if (!phase_reads_done() || prepare_writes_outstanding_ > 0) return progress;
       if (!quorum()) return abort("lost quorum during prepare"), true;
       decide_slot();
       return true;
@@ -577,8 +567,12 @@ void ReplicationPlane::finish_catch_up_self() {
                    __ATOMIC_RELEASE);
 }
 
+// Prepare proper, in one round trip: per confirmed follower, the WRITE of our proposal number,
+// the catch-up WRITEs if it lags, and the READ of the slot at next_index_ are posted together.
+// The QP executes them in order at the follower, so the READ sees the slot after our promise
+// and after the catch-up — as if they had been done one after the other — and a failed WRITE
+// fails the READ behind it (the QP stops at the error).
 void ReplicationPlane::begin_write_min_proposal() {
-  phase_ = Phase::kWriteMinProposal;
   // A unique proposal number above every minProposal seen: [round:56][replica id:8].
   uint64_t highest = std::max(local_header().min_proposal, proposal_);
   for (PeerLink& p : peers_) {
@@ -596,20 +590,12 @@ void ReplicationPlane::begin_write_min_proposal() {
                    sizeof proposal_, header_offset::kMinProposal, true)) {
       ++prepare_writes_outstanding_;
     }
-  }
-}
-
-void ReplicationPlane::begin_catch_up() {
-  phase_ = Phase::kCatchUp;
-  prepare_writes_outstanding_ = 0;
-  for (PeerLink& p : peers_) {
-    PeerState& ps = peer_state_[p.id];
-    if (!ps.confirmed) continue;
-    const LogHeader& h = ps.last_header;
-    if (h.applied_index < commit_index_) {
+    const LogHeader& h = peer_state_[p.id].last_header;
+    if (peer_state_[p.id].confirmed && h.applied_index < commit_index_) {
       catch_up_peer(p.id, h.applied_index, h.applied_vpos, commit_vpos_);
     }
   }
+  begin_read_slot();
 }
 
 // Copies our log bytes [from_vpos, to_vpos) into the peer's ring, after checking that they are
@@ -1180,8 +1166,8 @@ const ReplicationStats& ReplicationPlane::stats() {
   stats_.log_used_bytes = role_ == Role::kFollower ? 0 : next_vpos_ - applied_vpos_;
   stats_.voter = voter_;
   static constexpr const char* kPhaseNames[] = {
-      "idle",     "acquire",   "read-headers",   "catch-up-self", "await-transfer",
-      "write-min-proposal", "catch-up", "read-slot", "accept-adopted", "ready"};
+      "idle",  "acquire",        "read-headers", "catch-up-self", "await-transfer",
+      "prepare", "accept-adopted", "ready"};
   static_assert(std::size(kPhaseNames) == static_cast<size_t>(Phase::kReady) + 1);
   stats_.phase = kPhaseNames[static_cast<int>(phase_)];
   return stats_;

@@ -244,9 +244,8 @@ class ReplicationPlane {
     kReadHeaders,       // prepare, part 1: read minProposal and log heads of confirmed followers
     kCatchUpSelf,       // a confirmed follower applied past our commit point: READ what we lack
     kAwaitTransfer,     // ... and it was recycled there too: we wait for that follower's state
-    kWriteMinProposal,  // prepare, part 2: write our higher proposal number
-    kCatchUp,           // bring lagging confirmed followers up to our commit point
-    kReadSlot,          // prepare at next_index_: read that slot from confirmed followers
+    kReadSlot,          // prepare at next_index_: our proposal number WRITE, catch-up WRITEs
+                        // for lagging followers and the slot READ, in one round trip
     kAcceptAdopted,     // re-propose the adopted value; wait for a majority
     kReady,             // prepare omitted until the next abort: the fast path
   };
@@ -263,7 +262,6 @@ class ReplicationPlane {
   void begin_catch_up_self();
   void finish_catch_up_self();
   void begin_write_min_proposal();
-  void begin_catch_up();
   void begin_read_slot();
   void decide_slot();
   bool fill_pipeline();
