@@ -87,6 +87,7 @@ struct FailoverTrial {
   double permission_us = 0;
   double catch_up_us = 0;
   double commit_us = 0;
+  double engine_stop_us = 0;  // kill: the engine thread's stop just before the fault
   std::vector<GrantFigure> grants;
 };
 

@@ -97,6 +97,13 @@ EngineConfig elected_config(uint32_t id, uint32_t n, uint16_t base) {
   return c;
 }
 
+// A member of an elected group; bootstrap=false: a replacement that rejoins as a learner.
+EngineConfig member_config(uint32_t id, uint32_t n, uint16_t base, bool bootstrap) {
+  EngineConfig c = elected_config(id, n, base);
+  c.bootstrap = bootstrap;
+  return c;
+}
+
 // Starts engines 0..n-1 at once (each waits in the bootstrap exchange for the others); the
 // errors of those that did not start, "" when all did.
 std::string start_all(std::vector<std::unique_ptr<Engine>>& engines, CountingMachine* machines,
@@ -333,11 +340,7 @@ TEST(Engine, RestartedReplicaRejoinsAsLearnerAndIsCaughtUp) {
   CountingMachine machines[n + 1];
   std::vector<std::unique_ptr<Engine>> engines(n);
   const uint16_t base = port_base();
-  auto make_config = [&](uint32_t i, bool bootstrap) {
-    EngineConfig c = elected_config(i, n, base);
-    c.bootstrap = bootstrap;
-    return c;
-  };
+  auto make_config = [&](uint32_t i, bool bootstrap) { return member_config(i, n, base, bootstrap); };
   const std::string errors = start_all(engines, machines, [&](uint32_t i) { return make_config(i, true); });
   ASSERT_EQ(errors, "");
   ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader; }, 20));
@@ -380,8 +383,7 @@ TEST(Engine, ReplicaWhoseEntriesWereRecycledRejoinsByStateTransfer) {
   std::vector<std::unique_ptr<Engine>> engines(n);
   const uint16_t base = port_base();
   auto make_config = [&](uint32_t i, bool bootstrap) {
-    EngineConfig c = elected_config(i, n, base);
-    c.bootstrap = bootstrap;
+    EngineConfig c = member_config(i, n, base, bootstrap);
     c.log_bytes = 128u << 10;  // four entries of the largest batch: wraps after ~128 KiB
     return c;
   };
