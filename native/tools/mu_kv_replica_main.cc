@@ -145,7 +145,8 @@ void print_stats(uint32_t id, mu::engine::KvReplica& replica) {
       "\"phase\":\"%s\",\"proposal\":%llu,\"next_index\":%llu,\"commit_index\":%llu,"
       "\"applied_index\":%llu,\"confirmed_followers\":%u,\"pending\":%llu,\"aborts\":%llu,"
       "\"failovers\":%llu,\"heartbeat\":%llu,\"heartbeat_stopped\":%s,\"leader_view\":%s,"
-      "\"keys\":%llu,\"resp_connections\":%llu,\"catch_up_impossible\":%llu,\"peers\":[%s],"
+      "\"keys\":%llu,\"resp_connections\":%llu,\"catch_up_impossible\":%llu,"
+      "\"state_transfers\":%llu,\"self_catch_ups\":%llu,\"self_transfers\":%llu,\"peers\":[%s],"
       "\"soft\":%s}\n",
       id, static_cast<unsigned long long>(wall_us()), mu::core::to_string(r.role),
       r.leader ? std::to_string(*r.leader).c_str() : "null", r.voter ? "true" : "false",
@@ -160,7 +161,10 @@ void print_stats(uint32_t id, mu::engine::KvReplica& replica) {
       s.engine.heartbeat_stopped ? "true" : "false", replica_json(s.engine.leader_view).c_str(),
       static_cast<unsigned long long>(s.keys),
       static_cast<unsigned long long>(s.resp_connections),
-      static_cast<unsigned long long>(r.catch_up_impossible), peers.c_str(), soft.c_str());
+      static_cast<unsigned long long>(r.catch_up_impossible),
+      static_cast<unsigned long long>(s.engine.state_transfers),
+      static_cast<unsigned long long>(r.self_catch_ups),
+      static_cast<unsigned long long>(r.self_transfers), peers.c_str(), soft.c_str());
 }
 
 void print_events(uint32_t id, mu::engine::KvReplica& replica) {

@@ -40,7 +40,19 @@ export interface ReplicaStats {
   heartbeat_stopped: boolean;
   leader_view: number | null;
   catch_up_impossible: number;
+  /** Launcher only (this incarnation): states fetched and installed; as a candidate, caught itself up from a
+   *  follower's log or fetched that follower's state. */
+  state_transfers?: number;
+  self_catch_ups?: number;
+  self_transfers?: number;
   peers: { id: number; alive: boolean; score: number }[];
+}
+
+/** Engine recoveries seen over the whole run, every incarnation of every replica (launcher stats lines). */
+export interface RecoveryCounts {
+  stateTransfers: number;
+  selfCatchUps: number;
+  selfTransfers: number;
 }
 
 export interface ReplicaEvent {
@@ -92,6 +104,7 @@ export interface ClusterOptions {
 export class Cluster {
   readonly replicas: Replica[];
   readonly events: ReplicaEvent[] = [];
+  readonly recoveries: RecoveryCounts = { stateTransfers: 0, selfCatchUps: 0, selfTransfers: 0 };
   private readonly logs: WriteStream[];
   private readonly opts: ClusterOptions;
 
@@ -192,7 +205,14 @@ export class Cluster {
         return;
       }
       if (msg.type === 'stats') {
-        r.stats = msg as unknown as ReplicaStats;
+        const next = msg as unknown as ReplicaStats;
+        // Counters restart with each incarnation (r.stats is cleared at start): add what moved.
+        const moved = (k: 'state_transfers' | 'self_catch_ups' | 'self_transfers') =>
+          Math.max(0, (next[k] ?? 0) - (r.stats?.[k] ?? 0));
+        this.recoveries.stateTransfers += moved('state_transfers');
+        this.recoveries.selfCatchUps += moved('self_catch_ups');
+        this.recoveries.selfTransfers += moved('self_transfers');
+        r.stats = next;
         r.statsAt = Date.now();
       } else if (msg.type === 'event') {
         const e = msg as unknown as ReplicaEvent;

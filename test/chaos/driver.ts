@@ -518,6 +518,8 @@ async function inner(): Promise<number> {
       })),
       faultCounts: faults.reduce<Record<string, number>>((m, f) => ((m[f.kind] = (m[f.kind] ?? 0) + 1), m), {}),
       leaderChanges,
+      // States fetched by a replica whose missing entries were recycled, and candidates that caught themselves up.
+      recoveries: cluster.recoveries,
       checker,
       history: historyPath,
       output: out,
