@@ -619,8 +619,22 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
     // Ask it in its log header (we hold write permission there), naming the log head we saw so
     // that it ignores the request once it has moved on. Until its log head is one we can catch
     // up from, it stays out of the confirmed set (and out of every quorum); asked again later.
+    // The state comes from the most advanced confirmed follower when there is one, so that our
+    // engine thread does not stop committing while a large state is serialized; its applied
+    // point is past what we recycled (we keep what confirmed followers have not applied), so
+    // the tail after it is ours to copy. Otherwise from us.
+    uint32_t state_source = config_.self_id;
+    uint64_t source_applied = 0;
+    for (const PeerLink& other : peers_) {
+      const PeerState& os = peer_state_[other.id];
+      if (other.id != peer_id && os.confirmed && os.last_header.applied_index > source_applied &&
+          os.last_header.applied_index > from_index) {
+        state_source = other.id;
+        source_applied = os.last_header.applied_index;
+      }
+    }
     uint8_t* source = scratch(peer_id, ScratchLayout::kTransferRequestSource);
-    const uint64_t request = transfer_request(config_.self_id, from_index);
+    const uint64_t request = transfer_request(state_source, from_index);
     std::memcpy(source, &request, sizeof request);
     if (post_write(p, WrKind::kTransferRequest, tag(0), source, memory_.scratch_mr->lkey(),
                    sizeof request, header_offset::kTransferRequest, true)) {
@@ -1073,9 +1087,9 @@ std::optional<uint32_t> ReplicationPlane::transfer_wanted() const {
   }
   // Made against an older log head of ours (we applied or installed since): stale.
   if (transfer_request_seen(request) != applied_index_) return std::nullopt;
-  const uint32_t leader = transfer_request_leader(request);
-  if (leader >= config_.replica_count || leader == config_.self_id) return std::nullopt;
-  return leader;
+  const uint32_t source = transfer_request_source(request);
+  if (source >= config_.replica_count || source == config_.self_id) return std::nullopt;
+  return source;
 }
 
 std::optional<StateSnapshot> ReplicationPlane::take_snapshot() {

@@ -195,8 +195,8 @@ class ReplicationPlane {
   const LeaderMilestones& milestones() const { return milestones_; }
   PermissionManager& permissions() { return permissions_; }
   uint32_t self_id() const { return config_.self_id; }
-  // State transfer (core/state_transfer.h), engine thread only. The leader that asked us to
-  // fetch its state, when a request made against our current log head is pending.
+  // State transfer (core/state_transfer.h), engine thread only. The replica a leader asked us
+  // to fetch the state from, when a request made against our current log head is pending.
   std::optional<uint32_t> transfer_wanted() const;
   // Our applied state (nullopt when the state machine cannot snapshot).
   std::optional<StateSnapshot> take_snapshot();

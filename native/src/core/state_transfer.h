@@ -28,12 +28,13 @@ struct StateSnapshot {
   std::vector<uint8_t> machine;           // StateMachine::snapshot()
 };
 
-// The leader's request in a replica's log header (LogHeader::transfer_request): who asks, and
-// the log head it saw there, so that a request made against an older state is ignored.
-constexpr uint64_t transfer_request(uint32_t leader, uint64_t seen_applied_index) {
-  return (uint64_t{leader + 1} << 56) | (seen_applied_index & ((uint64_t{1} << 56) - 1));
+// The leader's request in a replica's log header (LogHeader::transfer_request): which replica
+// to fetch the state from (a confirmed follower, or the leader itself), and the log head the
+// leader saw there, so that a request made against an older state is ignored.
+constexpr uint64_t transfer_request(uint32_t source, uint64_t seen_applied_index) {
+  return (uint64_t{source + 1} << 56) | (seen_applied_index & ((uint64_t{1} << 56) - 1));
 }
-constexpr uint32_t transfer_request_leader(uint64_t request) {
+constexpr uint32_t transfer_request_source(uint64_t request) {
   return static_cast<uint32_t>(request >> 56) - 1;
 }
 constexpr uint64_t transfer_request_seen(uint64_t request) {

@@ -56,11 +56,11 @@ TEST(StateSnapshot, DamagedOrForeignBytesAreRefusedWithAReason) {
   EXPECT_EQ(out.applied_index, 77u);
 }
 
-TEST(StateSnapshot, TransferRequestPacksTheLeaderAndTheLogHeadItSaw) {
+TEST(StateSnapshot, TransferRequestPacksTheSourceAndTheLogHeadItSaw) {
   const uint64_t r = transfer_request(4, 123456789);
   EXPECT_NE(r, 0u);  // 0 means "no request", even from replica 0 at index 0
   EXPECT_NE(transfer_request(0, 0), 0u);
-  EXPECT_EQ(transfer_request_leader(r), 4u);
+  EXPECT_EQ(transfer_request_source(r), 4u);
   EXPECT_EQ(transfer_request_seen(r), 123456789u);
 }
 

@@ -375,8 +375,9 @@ TEST(Engine, RestartedReplicaRejoinsAsLearnerAndIsCaughtUp) {
 }
 
 // The same, after the leader's ring wrapped while replica 2 was away: what it lacks is gone from
-// every log, so the leader asks it to fetch the state; it gets replica 0's snapshot over the
-// bootstrap channel, installs it, is caught up from there and promoted.
+// every log, so the leader asks it to fetch the state; it gets the snapshot of replica 1 (the
+// confirmed follower, so that the leader goes on committing) over the bootstrap channel,
+// installs it, is caught up from there and promoted.
 TEST(Engine, ReplicaWhoseEntriesWereRecycledRejoinsByStateTransfer) {
   constexpr uint32_t n = 3;
   CountingMachine machines[n + 1];
