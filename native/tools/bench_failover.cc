@@ -419,6 +419,13 @@ Status soft_quiet(const FailoverBenchConfig& config, QuietFigures* q) {
   if (!s.ok()) return s;
   s = group.wait_initial_leader();
   if (!s.ok()) return s;
+  // The initial election is over only when every replica follows replica 0 (a replica's view,
+  // and its LeaderChanged event, are published together): before that, a late "none → 0" on a
+  // follower would count as a leader change of the quiet period.
+  const auto settle_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!group.stable_on(0) && std::chrono::steady_clock::now() < settle_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   (void)group.take_events();  // the initial election
   group.start_load();
   const uint64_t origin = monotonic_ns();
