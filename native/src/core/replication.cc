@@ -297,11 +297,12 @@ void ReplicationPlane::send_permission_request(PeerLink& p) {
   // Nor may anything we posted in an earlier term still be queued or on the wire: granted again,
   // the peer would let such a WRITE land over slots another leader decided meanwhile (and ahead of
   // this term's prepare READs, which would read it back). Resetting our side drops them; the
-  // grantor cycles its side too. A fresh candidate (a follower until now) has posted nothing.
-  if (p.log_qp->state() != QpState::kRts || log_qp_used_[p.id]) {
+  // grantor cycles its side too. We post on a peer's log QP only after it granted us, so "granted
+  // since the last cycle" covers it; a fresh candidate (a follower until now) has no such grant.
+  if (p.log_qp->state() != QpState::kRts || granted_since_cycle_[p.id]) {
     fabric::cycle_qp(*memory_.device, *p.log_qp, permissions_.access_for(p.id), p.log_qp_peer);
     flags |= kRequestPleaseCycle;
-    log_qp_used_[p.id] = false;
+    granted_since_cycle_[p.id] = false;
   }
   if (p.bg_qp->state() != QpState::kRts) {
     fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
@@ -338,6 +339,7 @@ bool ReplicationPlane::collect_acks() {
     }
     if (ack.flags & kAckNewRkey) p.log.rkey = static_cast<uint32_t>(ack.rkey);
     ps.granted = true;
+    granted_since_cycle_[p.id] = true;  // marked here, not on every post (the fast path)
     milestones_.grants.push_back({p.id, static_cast<fabric::PermissionMechanism>(ack.mechanism),
                                   ack.switch_ns, now()});
     progress = true;
@@ -478,7 +480,7 @@ void ReplicationPlane::begin_read_headers() {
     if (!ps.confirmed) continue;
     ps.busy = true;
     post_read(p, WrKind::kReadHeader, tag(0), scratch(p.id, ScratchLayout::kHeaderRead),
-              sizeof(LogHeader), 0);
+              memory_.scratch_mr->lkey(), sizeof(LogHeader), 0);
   }
 }
 
@@ -514,17 +516,8 @@ void ReplicationPlane::begin_catch_up_self() {
     const uint64_t offset = at % ring_bytes();
     const uint64_t chunk =
         std::min<uint64_t>({h.applied_vpos - at, ring_bytes() - offset, kCatchUpChunkBytes});
-    fabric::WorkRequest wr;
-    wr.wr_id = make_wr_id(WrKind::kCatchUpRead, p.id, tag(0));
-    wr.opcode = fabric::Opcode::kRead;
-    wr.local_addr = ring() + offset;
-    wr.length = static_cast<uint32_t>(chunk);
-    wr.lkey = memory_.log_mr->lkey();
-    wr.remote_addr = p.log.addr + kHeaderBytes + offset;
-    wr.rkey = p.log.rkey;
-    log_qp_used_[p.id] = true;
-    if (!p.log_qp->post(wr).ok()) {
-      peer_failed(p.id);
+    if (!post_read(p, WrKind::kCatchUpRead, tag(0), ring() + offset, memory_.log_mr->lkey(),
+                   static_cast<uint32_t>(chunk), kHeaderBytes + offset)) {
       ahead_read_failed_ = true;
       return;  // finish_catch_up_self starts over without it (quorum permitting)
     }
@@ -669,7 +662,8 @@ void ReplicationPlane::begin_read_slot() {
     if (!ps.confirmed) continue;
     ps.busy = true;
     post_read(p, WrKind::kReadSlot, tag(next_index_), scratch(p.id, ScratchLayout::kFixedBytes),
-              static_cast<uint32_t>(config_.max_entry_bytes()), kHeaderBytes + at % ring_bytes());
+              memory_.scratch_mr->lkey(), static_cast<uint32_t>(config_.max_entry_bytes()),
+              kHeaderBytes + at % ring_bytes());
   }
 }
 
@@ -826,7 +820,7 @@ bool ReplicationPlane::maybe_refresh_heads() {
     ps.header_read_in_flight = true;
     ps.header_read_ns = t;
     post_read(p, WrKind::kReadHeader, tag(1), scratch(p.id, ScratchLayout::kHeaderRead),
-              sizeof(LogHeader), 0);
+              memory_.scratch_mr->lkey(), sizeof(LogHeader), 0);
     progress = true;
   }
   return progress;
@@ -842,7 +836,7 @@ bool ReplicationPlane::retry_lost_peers() {
       ps.joining = true;
       ps.header_read_in_flight = true;
       post_read(p, WrKind::kReadHeader, tag(2), scratch(p.id, ScratchLayout::kHeaderRead),
-                sizeof(LogHeader), 0);
+                memory_.scratch_mr->lkey(), sizeof(LogHeader), 0);
       progress = true;
     } else if (now() - ps.request_sent_ns >= config_.rejoin_retry_ns) {
       send_permission_request(p);
@@ -864,24 +858,24 @@ bool ReplicationPlane::post_write(PeerLink& p, WrKind kind, uint64_t value, cons
   wr.remote_addr = p.log.addr + remote_offset;
   wr.rkey = p.log.rkey;
   wr.inline_data = allow_inline && length <= p.log_qp->max_inline();
-  log_qp_used_[p.id] = true;
   if (p.log_qp->post(wr).ok()) return true;
   peer_failed(p.id);
   return false;
 }
 
-void ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8_t* destination,
-                                 uint32_t length, uint64_t remote_offset) {
+bool ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8_t* destination,
+                                 uint32_t lkey, uint32_t length, uint64_t remote_offset) {
   fabric::WorkRequest wr;
   wr.wr_id = make_wr_id(kind, p.id, value);
   wr.opcode = fabric::Opcode::kRead;
   wr.local_addr = destination;
   wr.length = length;
-  wr.lkey = memory_.scratch_mr->lkey();
+  wr.lkey = lkey;
   wr.remote_addr = p.log.addr + remote_offset;
   wr.rkey = p.log.rkey;
-  log_qp_used_[p.id] = true;
-  if (!p.log_qp->post(wr).ok()) peer_failed(p.id);
+  if (p.log_qp->post(wr).ok()) return true;
+  peer_failed(p.id);
+  return false;
 }
 
 void ReplicationPlane::peer_failed(uint32_t peer_id) {

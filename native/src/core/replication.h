@@ -285,7 +285,7 @@ class ReplicationPlane {
   void release_batch(Batch& b);
   bool post_write(PeerLink& peer, WrKind kind, uint64_t value, const uint8_t* source,
                   uint32_t lkey, uint32_t length, uint64_t remote_offset, bool allow_inline);
-  void post_read(PeerLink& peer, WrKind kind, uint64_t value, uint8_t* destination,
+  bool post_read(PeerLink& peer, WrKind kind, uint64_t value, uint8_t* destination, uint32_t lkey,
                  uint32_t length, uint64_t remote_offset);
   void on_log_completion(const fabric::Completion& c);
   void on_bg_completion(const fabric::Completion& c);
@@ -328,8 +328,9 @@ class ReplicationPlane {
   std::optional<uint32_t> leader_;
   Phase phase_ = Phase::kIdle;
   PeerState peer_state_[kMaxReplicas];
-  // We posted on this peer's log QP since it was last cycled (see send_permission_request).
-  bool log_qp_used_[kMaxReplicas] = {};
+  // This peer granted us permission since our side of its log QP was last cycled: we may have
+  // posted on it (see send_permission_request).
+  bool granted_since_cycle_[kMaxReplicas] = {};
   uint64_t request_seq_ = 0;   // our permission requests (self and peers), monotonic
   uint64_t self_request_seq_ = 0;
   uint64_t term_ = 0;          // local count of candidacies/aborts; tags work-request ids

@@ -368,7 +368,7 @@ void Engine::stop() {
   if (resources_ && resources_->bootstrap) resources_->bootstrap->serve_state(nullptr);
 }
 
-Result<std::vector<uint8_t>> Engine::provide_state(uint32_t requester) {
+Result<std::vector<uint8_t>> Engine::provide_state(uint32_t /*requester: any member may ask*/) {
   // Taken between two polls of the engine thread; this thread waits for it.
   struct Pending {
     std::mutex mu;
@@ -395,7 +395,6 @@ Result<std::vector<uint8_t>> Engine::provide_state(uint32_t requester) {
   if (!pending->snapshot) {
     return Status::Error(ErrorCode::kNotSupported, "its state machine cannot take snapshots");
   }
-  (void)requester;
   return core::encode_snapshot(*pending->snapshot);
 }
 

@@ -4,8 +4,9 @@
 //   fetcher → server  REQUEST  magic "MUBR" | fetcher id (u32) | server id as the fetcher expects
 //   server  → fetcher REPLY    magic "MUBP" | status (u8) | server id (u32) | length (u32) | blob
 // little-endian. A state request (magic "MUBS") gets the same reply with the provider's bytes,
-// or status kStateUnavailable and the reason as text. The server thread serves one connection at a time with a short deadline: a
-// slow or hostile client delays others by at most kServeDeadlineNs.
+// or status kStateUnavailable and the reason as text. The server thread serves one connection
+// at a time with a short deadline: a slow or hostile client delays others by at most
+// kServeDeadlineNs (a state reply, being large, gets kStateServeDeadlineNs).
 #include "mu/fabric/bootstrap.h"
 
 #include <netinet/in.h>
@@ -241,11 +242,15 @@ class BootstrapImpl final : public Bootstrap {
         reply.insert(reply.end(), it->second.begin(), it->second.end());
       }
     }
-    std::memcpy(reply.data(), kReplyMagic, 4);
-    reply[4] = static_cast<uint8_t>(status);
-    put32(reply.data() + 5, config_.id);
-    put32(reply.data() + 9, static_cast<uint32_t>(reply.size() - kReplyHeaderBytes));
+    put_reply_header(reply.data(), status, reply.size() - kReplyHeaderBytes);
     (void)io_exact(fd, reply.data(), reply.size(), deadline, /*write=*/true);
+  }
+
+  void put_reply_header(uint8_t* header, ReplyStatus status, size_t length) const {
+    std::memcpy(header, kReplyMagic, 4);
+    header[4] = static_cast<uint8_t>(status);
+    put32(header + 5, config_.id);
+    put32(header + 9, static_cast<uint32_t>(length));
   }
 
   void serve_state_to(int fd, uint32_t requester) {
@@ -261,10 +266,7 @@ class BootstrapImpl final : public Bootstrap {
     const std::string why = state.ok() ? "" : state.status().message;
     const size_t length = state.ok() ? state.value().size() : why.size();
     uint8_t header[kReplyHeaderBytes];
-    std::memcpy(header, kReplyMagic, 4);
-    header[4] = static_cast<uint8_t>(state.ok() ? ReplyStatus::kOk : ReplyStatus::kStateUnavailable);
-    put32(header + 5, config_.id);
-    put32(header + 9, static_cast<uint32_t>(length));
+    put_reply_header(header, state.ok() ? ReplyStatus::kOk : ReplyStatus::kStateUnavailable, length);
     if (!io_exact(fd, header, sizeof header, deadline, /*write=*/true).ok()) return;
     uint8_t* body = state.ok() ? state.value().data()
                                : reinterpret_cast<uint8_t*>(const_cast<char*>(why.data()));
