@@ -285,7 +285,13 @@ TEST(SoftDevice, RegistrationKeysAreUniqueAndNeverReused) {
 TEST(SoftDevice, WrongSecretIsRefusedAndNothingIsTouched) {
   Endpoint a(open_device("a", "the-real-secret"));
   Endpoint b(open_device("b", "a-different-secret"));
-  connect(a, b);
+  // b only responds (RTR): in RTS its NIC would connect to a too, and a's last error could be
+  // that incoming failure instead of its own.
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(b.qp->to_rtr(a.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
   std::memset(a.memory.data(), 0x5A, 64);
   ASSERT_TRUE(a.qp->post(write_wr(a, 0, 64, b.region->remote(), 0, 1)).ok());
   Completion c = wait_one(a);
@@ -509,6 +515,134 @@ TEST(SoftDevice, CrashedPeerIsCountedAsALostConnectionBeforeAnyWorkIsPosted) {
   ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 2)).ok());
   EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
   EXPECT_EQ(a.qp->state(), QpState::kErr);
+}
+
+template <typename Pred>
+bool wait_until(Pred done, double timeout_s = 10) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return true;
+}
+
+// An RC QP is connected once in RTS: the soft NIC opens (and authenticates, and binds) its
+// connection then, not at the first work request — so an idle QP's peer dying is noticed too,
+// and the first READ of a failover does not wait for a handshake.
+TEST(SoftDevice, QpInRtsConnectsBeforeAnyWorkSoAnIdlePeersCrashIsNoticed) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both NICs connect meanwhile
+  const uint64_t lost_before = a.device->lost_connections();
+  b.device->crash();
+  ASSERT_TRUE(wait_until([&] { return a.device->lost_connections() > lost_before; }))
+      << "an idle QP's connection was not open";
+  EXPECT_EQ(a.qp->state(), QpState::kRts);  // nothing outstanding: it fails at its next use
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+}
+
+// The same with connections opened at the first work request: nothing to notice.
+TEST(SoftDevice, WithoutConnectAtRtsAnIdleQpHasNoConnection) {
+  SoftConfig config;
+  config.secret = kSecret;
+  config.connect_at_rts = false;
+  config.name = "a";
+  Endpoint a(take(open_soft_device(config)));
+  config.name = "b";
+  Endpoint b(take(open_soft_device(config)));
+  connect(a, b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const uint64_t lost_before = a.device->lost_connections();
+  b.device->crash();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(a.device->lost_connections(), lost_before);
+}
+
+// A requester in RTS before its responder is in RTR (peers come up in any order): the early
+// connection is refused as "not ready" and retried, the QP stays usable, and once the responder
+// is ready the connection is there and work succeeds.
+TEST(SoftDevice, QpInRtsBeforeItsPeerIsReadyConnectsOnceThePeerIs) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  ASSERT_TRUE(wait_until([&] { return soft_stats(*a.device).eager_connection_retries >= 2; }));
+  EXPECT_GE(soft_stats(*b.device).refused_connections, 2u);
+  EXPECT_EQ(a.qp->state(), QpState::kRts);
+  EXPECT_EQ(soft_stats(*a.device).last_error, "");  // retried quietly: nothing was lost
+  ASSERT_TRUE(b.qp->to_rtr(a.qp->address()).ok());
+  ASSERT_TRUE(b.qp->to_rts().ok());
+  // Connected within the backoff (at most 100 ms): b crashing is then a lost connection.
+  const uint64_t lost_before = a.device->lost_connections();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::memset(a.memory.data(), 0x7E, 16);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 16, b.region->remote(), 0, 1)).ok());
+  ASSERT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  EXPECT_EQ(b.memory[15], 0x7E);
+  EXPECT_EQ(a.device->lost_connections(), lost_before);
+}
+
+void cycle(Endpoint& e, Endpoint& peer) {
+  ASSERT_TRUE(e.qp->to_reset().ok());
+  ASSERT_TRUE(e.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(e.qp->to_rtr(peer.qp->address()).ok());
+  ASSERT_TRUE(e.qp->to_rts().ok());
+}
+
+// A requester whose connection was accepted before it carried any work (opened ahead of work)
+// and which is then cycled gets its new binding connected: the idle one is replaced. (A
+// candidate's QP is often connected just before the grantor cycles, then cycled itself.)
+TEST(SoftDevice, CycledRequesterReplacesItsIdleConnection) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a's idle connection is bound at b
+  cycle(a, b);
+  std::memset(a.memory.data(), 0x3C, 8);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
+  ASSERT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  EXPECT_EQ(b.memory[7], 0x3C);
+}
+
+// Once a connection has carried work, a requester cycled alone gets no second one (as with RC,
+// where both sides must be reset): its work fails until the responder is cycled too.
+TEST(SoftDevice, RequesterCycledAloneAfterWorkIsRefusedUntilTheResponderIsCycled) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
+  ASSERT_EQ(wait_one(a).status, WcStatus::kSuccess);
+  cycle(a, b);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 2)).ok());
+  const Completion refused = wait_one(a);
+  EXPECT_EQ(refused.status, WcStatus::kRetryExceeded);
+  // The NIC records the reason just after completing the work request.
+  EXPECT_TRUE(wait_until([&] {
+    return soft_stats(*a.device).last_error.find("already connected") != std::string::npos;
+  })) << soft_stats(*a.device).last_error;
+  cycle(b, a);
+  cycle(a, b);
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 3)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kSuccess);
+}
+
+// Work posted while the responder is not ready fails as before (the refusal is the work's).
+TEST(SoftDevice, WorkPostedBeforeThePeerIsReadyStillFails) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
+  EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
+  EXPECT_TRUE(all_zero(b.memory));
 }
 
 // --- raw peers: a hand-driven TCP client or server speaking (or abusing) the protocol ---------

@@ -24,6 +24,9 @@ struct SoftConfig {
   // the caller's namespace. Lets one process stand for hosts in different namespaces.
   std::string netns;
   bool busy_poll = false;  // NIC thread spins on its sockets instead of blocking in epoll
+  // Connect a QP to its peer as soon as it is in RTS, as an RC QP is (false: at its first work
+  // request, so that a failover's first READ waits for a TCP and authentication handshake).
+  bool connect_at_rts = true;
 };
 
 class SoftDevice : public Device {

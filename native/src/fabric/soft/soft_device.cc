@@ -15,9 +15,16 @@
 //    the network). Fields that both sides read (state, access, epoch, peer) are written with
 //    both locks held, so a reader may hold either.
 //
-// Wire: one TCP connection (TCP_NODELAY) per requester QP → responder QP, opened lazily by the
-// requester's NIC at its first work request, authenticated with the cluster secret (auth.h),
-// then bound to the responder QP by a CONNECT frame (wire.h). A responder QP accepts one
+// Wire: one TCP connection (TCP_NODELAY) per requester QP → responder QP, opened by the
+// requester's NIC as soon as the QP is in RTS (an RC QP is connected once it is ready to send: the
+// first operation after a failover must not wait for a TCP and authentication handshake),
+// authenticated with the cluster secret (auth.h), then bound to the responder QP by a CONNECT
+// frame (wire.h). While no work waits, a connection that fails before it is bound (peer not up,
+// responder QP not in RTR yet, refused) is retried quietly after 1, 2, 4 ... 100 ms; with work
+// waiting, or once bound, a failure is a lost connection as described below. A newer binding of
+// the same requester QP may replace a bound connection that never carried a request (it was
+// opened ahead of work just before the responder was cycled); one that carried work stays the
+// only one until the responder QP is cycled too. A responder QP accepts one
 // connection per binding (per to_rtr), and each accepted connection remembers the binding's
 // epoch: after to_reset()/to_rtr() bump the epoch, frames still arriving on an old connection are
 // answered "unreachable" without touching memory, and the connection is closed. A requester QP
@@ -83,6 +90,10 @@ constexpr uint32_t kMaxCqDepth = 1u << 20;
 // Connect + authenticate + CONNECT must finish within this, else the QP's ops fail. Long enough
 // for one lost SYN (TCP retransmits it after 1 s), short enough to fail a dead peer promptly.
 constexpr uint64_t kConnectTimeoutNs = 3'000'000'000;
+// A connection opened ahead of work that failed before it was bound is tried again after
+// 1, 2, 4 ... 100 ms (peers come up, and cycle their QPs, in any order).
+constexpr uint64_t kEagerRetryMinNs = 1'000'000;
+constexpr uint64_t kEagerRetryMaxNs = 100'000'000;
 // An accepted connection must authenticate and bind within this, else it is closed.
 constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // An operation on the wire without a response for this long fails with kRetryExceeded
@@ -244,8 +255,11 @@ struct QpCore {
   uint64_t epoch = 0;  // bumped by to_reset() and to_rtr(): names one binding to a peer
   PeerAddress peer;    // meaningful from RTR until RESET
   bool destroyed = false;
-  // Device lock only: a requester connection was accepted for the current binding.
+  // Device lock only: a requester connection was accepted for the current binding, from the
+  // requester's binding `inbound_requester_epoch` (low 32 bits of its epoch).
   bool inbound_bound = false;
+  uint32_t inbound_requester_epoch = 0;
+  bool inbound_carried_work = false;  // a request arrived on that connection
 
   // `mu`: the send queue. Slots [head, tail) are posted and not completed yet;
   // invariant head <= nic.sent <= tail and tail - head <= max_send_wr.
@@ -268,6 +282,11 @@ struct QpCore {
     std::optional<std::pair<uint64_t, WcStatus>> local_error;  // slot that failed a local check
     uint64_t doorbell_seen = ~0ull;
     bool busy = false;          // needs a look every pass (see service_requester)
+    // The connection was opened in RTS with no work waiting: if it fails before its CONNECT is
+    // accepted and still nothing waits, it is dropped and tried again at eager_retry_ns.
+    bool eager = false;
+    uint32_t eager_failures = 0;
+    uint64_t eager_retry_ns = 0;
   } nic;
 };
 
@@ -566,6 +585,7 @@ class SoftDeviceImpl final : public SoftDevice {
     s.auth_failures = auth_failures_.load();
     s.malformed_frames = malformed_frames_.load();
     s.refused_connections = refused_connections_.load();
+    s.eager_connection_retries = eager_retries_.load();
     s.unreachable_requests = unreachable_requests_.load();
     s.cq_overflows = cq_overflows_.load();
     std::lock_guard<std::mutex> lock(error_mu_);
@@ -727,7 +747,8 @@ class SoftDeviceImpl final : public SoftDevice {
     service_requester_locked(qp_ptr, now);
     // Anything outstanding keeps the QP in every pass (responses, timeouts, held or delayed
     // work); an idle QP is skipped until its doorbell rings.
-    nic.busy = !qp.destroyed && (qp.head < qp.tail || nic.broken || nic.local_error.has_value());
+    nic.busy = !qp.destroyed && (qp.head < qp.tail || nic.broken || nic.local_error.has_value() ||
+                                 wants_eager_connection(qp));
   }
 
   void service_requester_locked(const std::shared_ptr<QpCore>& qp_ptr, uint64_t now) {
@@ -757,6 +778,14 @@ class SoftDeviceImpl final : public SoftDevice {
     // A local protection error waits until everything posted before it has completed.
     if (nic.local_error && qp.head == nic.local_error->first) {
       fail_locked(qp, nic.local_error->second, "local buffer not covered by a registered region (lkey)");
+      return;
+    }
+    if (wants_eager_connection(qp)) {
+      if (now < nic.eager_retry_ns) {
+        next_deadline_ns_ = std::min(next_deadline_ns_, nic.eager_retry_ns);
+        return;
+      }
+      open_connection(qp_ptr, /*eager=*/true);
       return;
     }
     if (nic.sent == qp.tail || nic.local_error) return;
@@ -802,6 +831,35 @@ class SoftDeviceImpl final : public SoftDevice {
     nic.broken = false;
     nic.broken_reason.clear();
     nic.local_error.reset();
+    nic.eager = false;
+    nic.eager_failures = 0;
+    nic.eager_retry_ns = 0;
+  }
+
+  // An RTS QP with no connection yet, nothing waiting and nothing lost: connect ahead of work.
+  bool wants_eager_connection(const QpCore& qp) const {
+    const auto& nic = qp.nic;
+    return config_.connect_at_rts && qp.state == QpState::kRts && !qp.destroyed &&
+           nic.epoch == qp.epoch && nic.conn == nullptr && !nic.opened && !nic.broken &&
+           qp.head == qp.tail && !hold_outgoing_.load(std::memory_order_relaxed);
+  }
+
+  // An eager connection failed before its CONNECT was accepted. With no work waiting nothing was
+  // lost: drop it and try again later (1 ms doubling to 100 ms; the peer may still be starting).
+  // Returns false when work is waiting: then the failure is the work's, as for any connection.
+  bool retry_eager_locked(QpCore& qp) {
+    auto& nic = qp.nic;
+    if (!nic.eager || qp.head != qp.tail || qp.state != QpState::kRts) return false;
+    if (nic.conn != nullptr) close_connection(nic.conn);
+    nic.opened = false;
+    nic.eager = false;
+    nic.eager_failures = std::min<uint32_t>(nic.eager_failures + 1, 16);
+    const uint64_t backoff = std::min<uint64_t>(kEagerRetryMinNs << std::min<uint32_t>(nic.eager_failures - 1, 7),
+                                                kEagerRetryMaxNs);
+    nic.eager_retry_ns = auth::monotonic_ns() + backoff;
+    nic.busy = true;
+    eager_retries_.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
   // Moves every slot of [head, tail) out with a flushed completion (QP in ERR).
@@ -864,12 +922,15 @@ class SoftDeviceImpl final : public SoftDevice {
     }
   }
 
-  void open_connection(const std::shared_ptr<QpCore>& qp_ptr) {
+  // `eager`: opened in RTS ahead of any work (see wants_eager_connection).
+  void open_connection(const std::shared_ptr<QpCore>& qp_ptr, bool eager = false) {
     QpCore& qp = *qp_ptr;
     const std::string endpoint = net::format_endpoint(qp.peer.ip, qp.peer.port);
     qp.nic.opened = true;
+    qp.nic.eager = eager;
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
+      if (retry_eager_locked(qp)) return;
       fail_locked(qp, WcStatus::kRetryExceeded, std::string("socket: ") + std::strerror(errno));
       return;
     }
@@ -882,24 +943,27 @@ class SoftDeviceImpl final : public SoftDevice {
     if (rc != 0 && errno != EINPROGRESS) {
       const std::string why = std::strerror(errno);
       ::close(fd);
+      if (retry_eager_locked(qp)) return;
       fail_locked(qp, WcStatus::kRetryExceeded, "connect to " + endpoint + ": " + why);
       return;
     }
     auto conn = std::make_unique<Connection>();
     conn->fd = fd;
     conn->outgoing = true;
-    conn->phase = rc == 0 ? Connection::Phase::kHandshake : Connection::Phase::kConnecting;
+    // Even when connect() finished at once (loopback), the handshake starts from the NIC loop's
+    // EPOLLOUT event: here we hold the device lock, and a failing send would need it again.
+    conn->phase = Connection::Phase::kConnecting;
     conn->deadline_ns = auth::monotonic_ns() + kConnectTimeoutNs;
     conn->peer = endpoint;
     conn->requester = qp_ptr;
     conn->requester_epoch = qp.epoch;
     Connection* c = conn.get();
     if (!add_connection(std::move(conn), EPOLLIN | EPOLLOUT)) {
+      if (retry_eager_locked(qp)) return;
       fail_locked(qp, WcStatus::kRetryExceeded, "epoll_ctl failed");
       return;
     }
     qp.nic.conn = c;
-    if (c->phase == Connection::Phase::kHandshake) start_initiator_handshake(c);
   }
 
   void start_initiator_handshake(Connection* c) {
@@ -1011,9 +1075,14 @@ class SoftDeviceImpl final : public SoftDevice {
       return;
     }
     if (h.seq == 0 && h.status == ResponseStatus::kUnreachable) {
+      // Refused: never bound, so an idle eager connection may try again (the responder may be
+      // mid-cycle, or still bound to an older binding of ours that it will let us replace).
+      if (retry_eager_locked(qp)) return;
       connection_lost_locked(qp, "peer " + c->peer + " refused the connection: its QP " +
                                      std::to_string(qp.peer.qp_num) +
-                                     " is not in RTR/RTS or not bound to this QP");
+                                     (h.aux == soft::kRefusedFinal
+                                          ? " is bound to another QP or already connected"
+                                          : " is not in RTR/RTS or not bound to this QP"));
       return;
     }
     if (qp.head >= qp.nic.sent || h.seq != c->next_response_seq) {
@@ -1086,12 +1155,38 @@ class SoftDeviceImpl final : public SoftDevice {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = qps_.find(responder_qp);
     bool ok = responder_device == device_id_ && it != qps_.end();
+    // Not (yet) in RTR, or not created yet: a requester that connected ahead of its first work
+    // request may try again. Anything else (bound to another peer, its connection already
+    // accepted) is final.
+    uint32_t reason = soft::kRefusedNotReady;
     if (ok) {
       QpCore& qp = *it->second;
-      ok = (qp.state == QpState::kRtr || qp.state == QpState::kRts) && !qp.inbound_bound &&
-           qp.peer.device_id == requester_device && qp.peer.qp_num == requester_qp;
+      if (qp.state == QpState::kRtr || qp.state == QpState::kRts) reason = soft::kRefusedFinal;
+      // One connection per binding on each side — except that a newer binding of the same
+      // requester QP (it was cycled since) replaces a connection that never carried a request:
+      // one its NIC opened ahead of work, accepted here only because it was still connecting
+      // when this QP was cycled. Once a connection has carried work, it stays the only one until
+      // this QP is cycled too, as on an RC QP. A requester that was not cycled never opens a
+      // second connection.
+      const uint32_t requester_epoch = h.rkey;
+      const bool replaceable =
+          qp.inbound_bound && !qp.inbound_carried_work &&
+          static_cast<int32_t>(requester_epoch - qp.inbound_requester_epoch) > 0;
+      std::vector<Connection*> idle_older;
+      for (auto& [ptr, conn] : connections_) {
+        if (replaceable && !conn->closed && conn.get() != c && conn->target.get() == &qp) {
+          idle_older.push_back(ptr);
+        }
+      }
+      ok = (qp.state == QpState::kRtr || qp.state == QpState::kRts) &&
+           (!qp.inbound_bound || replaceable) && qp.peer.device_id == requester_device &&
+           qp.peer.qp_num == requester_qp;
+      if (ok && replaceable) {
+        for (Connection* o : idle_older) close_connection(o);
+      }
       if (ok) {
         qp.inbound_bound = true;
+        qp.inbound_requester_epoch = requester_epoch;
         c->target = it->second;
         c->target_epoch = qp.epoch;
         c->phase = Connection::Phase::kReady;
@@ -1104,6 +1199,7 @@ class SoftDeviceImpl final : public SoftDevice {
     refusal.type = FrameType::kResponse;
     refusal.status = ResponseStatus::kUnreachable;
     refusal.seq = 0;
+    refusal.aux = reason;
     append_header(c, refusal);
     c->phase = Connection::Phase::kClosing;
   }
@@ -1132,6 +1228,7 @@ class SoftDeviceImpl final : public SoftDevice {
     response.seq = h.seq;
     std::lock_guard<std::mutex> lock(mu_);
     QpCore& qp = *c->target;
+    if (qp.epoch == c->target_epoch) qp.inbound_carried_work = true;
     if (qp.destroyed || qp.epoch != c->target_epoch ||
         (qp.state != QpState::kRtr && qp.state != QpState::kRts)) {
       unreachable_requests_.fetch_add(1);
@@ -1316,6 +1413,8 @@ class SoftDeviceImpl final : public SoftDevice {
       std::lock_guard<std::mutex> lock(mu_);
       std::lock_guard<std::mutex> qp_lock(qp->mu);
       if (qp->epoch == c->requester_epoch && !qp->destroyed) {
+        // Before its CONNECT was sent (connecting, authenticating) nothing was bound.
+        if (c->phase != Connection::Phase::kReady && qp->nic.conn == c && retry_eager_locked(*qp)) return;
         connection_lost_locked(*qp, why.empty() ? "connection to " + c->peer + " lost" : why);
         return;
       }
@@ -1485,6 +1584,7 @@ class SoftDeviceImpl final : public SoftDevice {
     h.aux = qp->peer.qp_num;
     h.compare = device_id_;
     h.swap = qp->peer.device_id;
+    h.rkey = static_cast<uint32_t>(qp->epoch);  // which binding of the requester QP this is
     append_header(c, h);
     c->phase = Connection::Phase::kReady;
     c->deadline_ns = 0;
@@ -1531,6 +1631,7 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> auth_failures_{0};
   std::atomic<uint64_t> malformed_frames_{0};
   std::atomic<uint64_t> refused_connections_{0};
+  std::atomic<uint64_t> eager_retries_{0};
   std::atomic<uint64_t> unreachable_requests_{0};
   std::atomic<uint64_t> cq_overflows_{0};
   std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
@@ -1605,6 +1706,7 @@ Status SoftQueuePair::to_rtr(const QpAddress& remote) {
     core_->peer = peer;
     core_->epoch++;  // a new binding: nothing from an earlier one is accepted any more
     core_->inbound_bound = false;
+    core_->inbound_carried_work = false;
     core_->state = QpState::kRtr;
   }
   core_->doorbell.fetch_add(1);
@@ -1635,6 +1737,7 @@ Status SoftQueuePair::to_reset() {
     core_->access = 0;
     core_->epoch++;         // inbound connections of the old binding are dead from now on
     core_->inbound_bound = false;
+    core_->inbound_carried_work = false;
     core_->head = core_->tail;  // pending work dropped without completions (as verbs)
   }
   core_->doorbell.fetch_add(1);

@@ -39,14 +39,18 @@ enum class ResponseStatus : uint8_t {
   kAccessError = 3,     // rkey, region access or bounds → REM_ACCESS_ERR
 };
 
+// Why a CONNECT was refused (the refusal's `aux`, for the requester's error message).
+constexpr uint32_t kRefusedNotReady = 1;  // responder QP missing or not in RTR/RTS
+constexpr uint32_t kRefusedFinal = 2;     // bound to another peer, or already connected
+
 struct FrameHeader {
   FrameType type = FrameType::kWrite;
   ResponseStatus status = ResponseStatus::kOk;  // RESPONSE only
   uint32_t length = 0;    // payload bytes that follow (WRITE, RESPONSE) or bytes asked (READ)
   uint64_t seq = 0;       // request sequence number on this connection, from 1; echoed back
   uint64_t remote_addr = 0;
-  uint32_t rkey = 0;
-  uint32_t aux = 0;       // CONNECT: the responder QP number
+  uint32_t rkey = 0;      // CONNECT: the requester QP's binding (low 32 bits of its epoch)
+  uint32_t aux = 0;       // CONNECT: the responder QP number; its refusal: kRefused*
   uint64_t compare = 0;   // CAS; CONNECT: the requester device id
   uint64_t swap = 0;      // CAS; CONNECT: the responder device id
   // CONNECT reuses remote_addr for the requester QP number.
