@@ -210,6 +210,14 @@ void connect(Endpoint& a, Endpoint& b, uint32_t access = kAccessAll) {
   ASSERT_TRUE(b.qp->to_rts().ok());
 }
 
+// a in RTS, b only in INIT (not ready to answer yet).
+void only_requester_ready(Endpoint& a, Endpoint& b) {
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+}
+
 WorkRequest write_wr(Endpoint& from, size_t local_off, uint32_t length, const RemoteRegion& to,
                      size_t remote_off, uint64_t wr_id) {
   WorkRequest wr;
@@ -567,17 +575,14 @@ TEST(SoftDevice, WithoutConnectAtRtsAnIdleQpHasNoConnection) {
 TEST(SoftDevice, QpInRtsBeforeItsPeerIsReadyConnectsOnceThePeerIs) {
   Endpoint a(open_device("a"));
   Endpoint b(open_device("b"));
-  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
-  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
-  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
-  ASSERT_TRUE(a.qp->to_rts().ok());
+  only_requester_ready(a, b);
   ASSERT_TRUE(wait_until([&] { return soft_stats(*a.device).eager_connection_retries >= 2; }));
   EXPECT_GE(soft_stats(*b.device).refused_connections, 2u);
   EXPECT_EQ(a.qp->state(), QpState::kRts);
   EXPECT_EQ(soft_stats(*a.device).last_error, "");  // retried quietly: nothing was lost
   ASSERT_TRUE(b.qp->to_rtr(a.qp->address()).ok());
   ASSERT_TRUE(b.qp->to_rts().ok());
-  // Connected within the backoff (at most 100 ms): b crashing is then a lost connection.
+  // Connected within the backoff (at most 100 ms); nothing was lost on the way.
   const uint64_t lost_before = a.device->lost_connections();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::memset(a.memory.data(), 0x7E, 16);
@@ -635,10 +640,7 @@ TEST(SoftDevice, RequesterCycledAloneAfterWorkIsRefusedUntilTheResponderIsCycled
 TEST(SoftDevice, WorkPostedBeforeThePeerIsReadyStillFails) {
   Endpoint a(open_device("a"));
   Endpoint b(open_device("b"));
-  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
-  ASSERT_TRUE(b.qp->to_init(kAccessAll).ok());
-  ASSERT_TRUE(a.qp->to_rtr(b.qp->address()).ok());
-  ASSERT_TRUE(a.qp->to_rts().ok());
+  only_requester_ready(a, b);
   ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, b.region->remote(), 0, 1)).ok());
   EXPECT_EQ(wait_one(a).status, WcStatus::kRetryExceeded);
   EXPECT_EQ(a.qp->state(), QpState::kErr);
