@@ -636,6 +636,50 @@ TEST(SoftDevice, RequesterCycledAloneAfterWorkIsRefusedUntilTheResponderIsCycled
   EXPECT_EQ(wait_one(a).status, WcStatus::kSuccess);
 }
 
+// The requester's connection attempts race with the responder's to_rtr (on another thread): a
+// CONNECT bound for the new binding before the responder's NIC caught up with that to_rtr used
+// to be closed as if it belonged to the old binding, leaving the binding without a connection —
+// seen as a 100 ms failover in the bench. Many rounds, so that some hit the window.
+TEST(SoftDevice, ConnectionBoundRightAfterTheRespondersToRtrSurvives) {
+  auto da = open_device("a");
+  auto db = open_device("b");
+  std::vector<uint8_t> memory(4096, 0);
+  auto region = take(db->register_region(memory.data(), memory.size(), kAccessAll));
+  std::vector<uint8_t> local(64, 0x11);
+  auto local_region = take(da->register_region(local.data(), local.size(), kAccessAll));
+  auto cq_a = take(da->create_cq(64));
+  auto cq_b = take(db->create_cq(64));
+  int failures = 0;
+  for (int round = 0; round < 150; ++round) {
+    auto qa = take(da->create_qp(*cq_a, QpCaps{}));
+    auto qb = take(db->create_qp(*cq_b, QpCaps{}));
+    ASSERT_TRUE(qa->to_init(kAccessAll).ok());
+    ASSERT_TRUE(qb->to_init(kAccessAll).ok());
+    ASSERT_TRUE(qa->to_rtr(qb->address()).ok());
+    ASSERT_TRUE(qa->to_rts().ok());  // a's NIC starts connecting; b is not ready yet
+    std::this_thread::sleep_for(std::chrono::microseconds(200 + 37 * (round % 29)));
+    ASSERT_TRUE(qb->to_rtr(qa->address()).ok());
+    ASSERT_TRUE(qb->to_rts().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    WorkRequest wr;
+    wr.wr_id = static_cast<uint64_t>(round);
+    wr.opcode = Opcode::kWrite;
+    wr.local_addr = local.data();
+    wr.length = 8;
+    wr.lkey = local_region->lkey();
+    wr.remote_addr = region->remote().addr;
+    wr.rkey = region->remote().rkey;
+    ASSERT_TRUE(qa->post(wr).ok());
+    Completion c{};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (cq_a->poll(&c, 1) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    failures += c.status != WcStatus::kSuccess;
+  }
+  EXPECT_EQ(failures, 0) << soft_stats(*da).last_error;
+}
+
 // Work posted while the responder is not ready fails as before (the refusal is the work's).
 TEST(SoftDevice, WorkPostedBeforeThePeerIsReadyStillFails) {
   Endpoint a(open_device("a"));

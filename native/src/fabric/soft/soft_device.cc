@@ -819,10 +819,15 @@ class SoftDeviceImpl final : public SoftDevice {
   void adopt_new_binding(QpCore& qp) {
     auto& nic = qp.nic;
     if (nic.conn != nullptr) close_connection(nic.conn);
-    // Connections bound to this QP as responder belong to the old binding too.
+    // Connections bound to this QP as responder for an older binding go too — not one already
+    // accepted for the current binding (to_rtr ran on another thread, and a peer's CONNECT was
+    // bound by this thread before it got here): closing that one would leave the binding with
+    // its one connection used up and the peer's work failing.
     std::vector<Connection*> stale;
     for (auto& [ptr, conn] : connections_) {
-      if (!conn->closed && conn->target.get() == &qp) stale.push_back(ptr);
+      if (!conn->closed && conn->target.get() == &qp && conn->target_epoch != qp.epoch) {
+        stale.push_back(ptr);
+      }
     }
     for (Connection* c : stale) close_connection(c);
     nic.epoch = qp.epoch;
