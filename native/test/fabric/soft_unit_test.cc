@@ -614,6 +614,22 @@ TEST(SoftDevice, CycledRequesterReplacesItsIdleConnection) {
   EXPECT_EQ(b.memory[7], 0x3C);
 }
 
+// After a cycle an idle QP connects ahead of work again (after a short pause: its peer is
+// usually cycling too), so the next failover finds it connected.
+TEST(SoftDevice, CycledIdleQpConnectsAgain) {
+  Endpoint a(open_device("a"));
+  Endpoint b(open_device("b"));
+  connect(a, b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  cycle(a, b);
+  cycle(b, a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t lost_before = a.device->lost_connections();
+  b.device->crash();
+  EXPECT_TRUE(wait_until([&] { return a.device->lost_connections() > lost_before; }))
+      << "the cycled QP did not connect again";
+}
+
 // Once a connection has carried work, a requester cycled alone gets no second one (as with RC,
 // where both sides must be reset): its work fails until the responder is cycled too.
 TEST(SoftDevice, RequesterCycledAloneAfterWorkIsRefusedUntilTheResponderIsCycled) {

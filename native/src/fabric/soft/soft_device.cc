@@ -92,6 +92,7 @@ constexpr uint32_t kMaxCqDepth = 1u << 20;
 constexpr uint64_t kConnectTimeoutNs = 3'000'000'000;
 // A connection opened ahead of work that failed before it was bound is tried again after
 // 1, 2, 4 ... 100 ms (peers come up, and cycle their QPs, in any order).
+constexpr uint64_t kEagerAfterCycleNs = 2'000'000;  // see adopt_new_binding
 constexpr uint64_t kEagerRetryMinNs = 1'000'000;
 constexpr uint64_t kEagerRetryMaxNs = 100'000'000;
 // An accepted connection must authenticate and bind within this, else it is closed.
@@ -818,6 +819,11 @@ class SoftDeviceImpl final : public SoftDevice {
 
   void adopt_new_binding(QpCore& qp) {
     auto& nic = qp.nic;
+    // A QP cycled after its first binding connects ahead of work only after a pause: its peer is
+    // usually cycling its side too (a permission switch's slow path), and connecting to the
+    // binding it is about to drop would only add connection churn to the failover's critical
+    // window. Work posted meanwhile connects at once, as it always did.
+    const bool rebinding = nic.epoch != 0;
     if (nic.conn != nullptr) close_connection(nic.conn);
     // Connections bound to this QP as responder for an older binding go too — not one already
     // accepted for the current binding (to_rtr ran on another thread, and a peer's CONNECT was
@@ -838,7 +844,7 @@ class SoftDeviceImpl final : public SoftDevice {
     nic.local_error.reset();
     nic.eager = false;
     nic.eager_failures = 0;
-    nic.eager_retry_ns = 0;
+    nic.eager_retry_ns = rebinding ? auth::monotonic_ns() + kEagerAfterCycleNs : 0;
   }
 
   // An RTS QP with no connection yet, nothing waiting and nothing lost: connect ahead of work.
