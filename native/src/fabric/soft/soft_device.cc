@@ -1166,9 +1166,8 @@ class SoftDeviceImpl final : public SoftDevice {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = qps_.find(responder_qp);
     bool ok = responder_device == device_id_ && it != qps_.end();
-    // Not (yet) in RTR, or not created yet: a requester that connected ahead of its first work
-    // request may try again. Anything else (bound to another peer, its connection already
-    // accepted) is final.
+    // Why a refusal is sent, for the requester's error message: the QP is missing or not (yet)
+    // in RTR/RTS, or it is bound to another peer or already connected.
     uint32_t reason = soft::kRefusedNotReady;
     if (ok) {
       QpCore& qp = *it->second;
