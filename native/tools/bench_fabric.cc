@@ -393,6 +393,9 @@ class Bench {
         std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.op_timeout_ms);
     for (uint64_t spins = 0;; ++spins) {
       if (cq.poll(out, 1) == 1) return Status::Ok();
+      if (config_.yield_after_idle_polls != 0 && (spins + 1) % config_.yield_after_idle_polls == 0) {
+        sched_yield();
+      }
       // The clock is read every 1024 polls: cheap, and bounds the loop.
       if ((spins & 1023) == 1023 && std::chrono::steady_clock::now() > deadline) {
         return Status::Error(ErrorCode::kUnreachable, "no completion within " +

@@ -54,6 +54,9 @@ struct FabricBenchConfig {
   // poll_cpu >= 0: the measuring thread runs there. The caller's affinity is restored afterwards.
   int nic_cpu = -1;
   int poll_cpu = -1;
+  // soft: the measuring thread yields its CPU after this many empty CQ polls (0: it spins). The
+  // replication benchmark passes its own setting so that its floor waits the way it does.
+  uint32_t yield_after_idle_polls = 0;
   // Optional: receives one human-readable line per phase (from the calling thread).
   std::function<void(const std::string&)> progress;
 

@@ -253,7 +253,12 @@ class Driver {
           if (got == 0 && first != nullptr) first->push_back(t);
           if (++got == links.size() && all != nullptr) all->push_back(t);
         }
-        if (sim()) cluster_.world()->step();
+        if (sim()) {
+          cluster_.world()->step();
+        } else if (n == 0 && config_.yield_after_idle_polls != 0 &&
+                   (spins + 1) % config_.yield_after_idle_polls == 0) {
+          sched_yield();  // waits as the replication loop does
+        }
         if ((spins & 4095) == 4095 && std::chrono::steady_clock::now() > deadline) {
           return Status::Error(ErrorCode::kUnreachable, "probe WRITE: no completion in time");
         }
@@ -345,6 +350,7 @@ Status measure_floor(const ReplicationBenchConfig& config, uint32_t bytes, uint3
   fc.keep_samples = true;
   fc.nic_cpu = config.nic_cpu;
   fc.poll_cpu = config.poll_cpu;
+  fc.yield_after_idle_polls = config.yield_after_idle_polls;  // waits as the replication loop does
   auto r = run_fabric_bench(fc);
   if (!r.ok()) return Status::Error(r.status().code, "fabric floor: " + r.status().message);
   for (const WritePoint* p : {&r.value().headline, &r.value().sweep.front()}) {

@@ -33,7 +33,9 @@ const char kUsage[] =
     "  --cost-batch N      requests per leader poll in the batched cost run (1: serial only)\n"
     "  --callgrind-leader  toggle callgrind collection around the leader's calls in the\n"
     "                      measured cost run (run under valgrind --collect-atstart=no)\n"
-    "  --windows W,...     outstanding proposals per throughput run ('' or 0: none)\n";
+    "  --windows W,...     outstanding proposals per throughput run ('' or 0: none)\n"
+    "  --yield-after N     the driver yields its CPU after N empty polls (0: it spins); the\n"
+    "                      floor and fan-out waits do the same, so the ratio compares alike\n";
 
 const mu::tools::ToolCli cli("mu-bench-replication", kUsage);
 
