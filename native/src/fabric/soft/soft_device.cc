@@ -92,9 +92,9 @@ constexpr uint32_t kMaxCqDepth = 1u << 20;
 constexpr uint64_t kConnectTimeoutNs = 3'000'000'000;
 // A connection opened ahead of work that failed before it was bound is tried again after
 // 1, 2, 4 ... 100 ms (peers come up, and cycle their QPs, in any order).
-constexpr uint64_t kEagerAfterCycleNs = 2'000'000;  // see adopt_new_binding
 constexpr uint64_t kEagerRetryMinNs = 1'000'000;
 constexpr uint64_t kEagerRetryMaxNs = 100'000'000;
+constexpr uint64_t kEagerAfterCycleNs = 2'000'000;  // see adopt_new_binding
 // An accepted connection must authenticate and bind within this, else it is closed.
 constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // An operation on the wire without a response for this long fails with kRetryExceeded
@@ -850,8 +850,9 @@ class SoftDeviceImpl final : public SoftDevice {
   // An RTS QP with no connection yet, nothing waiting and nothing lost: connect ahead of work.
   bool wants_eager_connection(const QpCore& qp) const {
     const auto& nic = qp.nic;
-    return config_.connect_at_rts && qp.state == QpState::kRts && !qp.destroyed &&
-           nic.epoch == qp.epoch && nic.conn == nullptr && !nic.opened && !nic.broken &&
+    // A connected QP (every work request's pass) fails the first test.
+    return nic.conn == nullptr && !nic.opened && config_.connect_at_rts &&
+           qp.state == QpState::kRts && !qp.destroyed && nic.epoch == qp.epoch && !nic.broken &&
            qp.head == qp.tail && !hold_outgoing_.load(std::memory_order_relaxed);
   }
 
@@ -864,10 +865,9 @@ class SoftDeviceImpl final : public SoftDevice {
     if (nic.conn != nullptr) close_connection(nic.conn);
     nic.opened = false;
     nic.eager = false;
-    nic.eager_failures = std::min<uint32_t>(nic.eager_failures + 1, 16);
-    const uint64_t backoff = std::min<uint64_t>(kEagerRetryMinNs << std::min<uint32_t>(nic.eager_failures - 1, 7),
-                                                kEagerRetryMaxNs);
-    nic.eager_retry_ns = auth::monotonic_ns() + backoff;
+    const uint32_t doublings = std::min<uint32_t>(nic.eager_failures++, 7);
+    nic.eager_retry_ns =
+        auth::monotonic_ns() + std::min(kEagerRetryMinNs << doublings, kEagerRetryMaxNs);
     nic.busy = true;
     eager_retries_.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -1182,16 +1182,16 @@ class SoftDeviceImpl final : public SoftDevice {
       const bool replaceable =
           qp.inbound_bound && !qp.inbound_carried_work &&
           static_cast<int32_t>(requester_epoch - qp.inbound_requester_epoch) > 0;
-      std::vector<Connection*> idle_older;
-      for (auto& [ptr, conn] : connections_) {
-        if (replaceable && !conn->closed && conn.get() != c && conn->target.get() == &qp) {
-          idle_older.push_back(ptr);
-        }
-      }
       ok = (qp.state == QpState::kRtr || qp.state == QpState::kRts) &&
            (!qp.inbound_bound || replaceable) && qp.peer.device_id == requester_device &&
            qp.peer.qp_num == requester_qp;
       if (ok && replaceable) {
+        std::vector<Connection*> idle_older;  // closing unlists: collect first
+        for (auto& [ptr, conn] : connections_) {
+          if (!conn->closed && conn.get() != c && conn->target.get() == &qp) {
+            idle_older.push_back(ptr);
+          }
+        }
         for (Connection* o : idle_older) close_connection(o);
       }
       if (ok) {

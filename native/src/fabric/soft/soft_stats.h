@@ -15,7 +15,7 @@ struct SoftStats {
   uint64_t malformed_frames = 0;     // protocol violations: connection closed, no memory touched
   uint64_t refused_connections = 0;  // CONNECTs to a QP not in RTR/RTS or bound to another peer
   uint64_t unreachable_requests = 0; // requests on a connection whose binding was revoked
-  uint64_t eager_connection_retries = 0;  // connections opened in RTS, refused "not ready", retried
+  uint64_t eager_connection_retries = 0;  // opened ahead of work, failed unbound, retried
   uint64_t cq_overflows = 0;         // completions lost because a CQ was full
   std::string last_error;            // most recent failure, human readable ("" if none)
 };
