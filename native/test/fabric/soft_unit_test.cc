@@ -337,6 +337,159 @@ TEST(SoftDevice, BusyPollDeviceKeepsOrder) {
   EXPECT_EQ(last, 199u);
 }
 
+std::unique_ptr<SoftDevice> open_device_with(const std::string& name, bool fast_paths, uint32_t linger_us) {
+  SoftConfig config;
+  config.name = name;
+  config.secret = kSecret;
+  config.send_in_post = fast_paths;
+  config.complete_in_poll = fast_paths;
+  config.linger_us = linger_us;
+  return take(open_soft_device(config));
+}
+
+// One WRITE at a time, the caller spinning on its CQ: returns the completions in order.
+std::vector<Completion> write_one_at_a_time(Endpoint& a, Endpoint& b, int count) {
+  std::vector<Completion> out;
+  for (int i = 0; i < count; ++i) {
+    const uint64_t v = 1000 + i;
+    std::memcpy(a.memory.data() + 8 * (i % 64), &v, 8);
+    WorkRequest wr = write_wr(a, 8 * (i % 64), 8, b.region->remote(), 8 * (i % 64), i);
+    EXPECT_TRUE(a.qp->post(wr).ok());
+    Completion c;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (a.cq->poll(&c, 1) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("no completion");
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+TEST(SoftDevice, PostSendsAndPollCompletesWhileTheNicThreadSleeps) {
+  Endpoint a(open_device_with("a", /*fast_paths=*/true, /*linger_us=*/0));
+  Endpoint b(open_device_with("b", /*fast_paths=*/true, /*linger_us=*/0));
+  connect(a, b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // connected ahead of work
+  const auto cs = write_one_at_a_time(a, b, 300);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(cs[i].status, WcStatus::kSuccess) << i;
+    ASSERT_EQ(cs[i].wr_id, uint64_t(i));
+  }
+  for (int i = 236; i < 300; ++i) {
+    uint64_t v = 0;
+    std::memcpy(&v, b.memory.data() + 8 * (i % 64), 8);
+    EXPECT_EQ(v, uint64_t(1000 + i));
+  }
+  // Which thread wins each race is the scheduler's call; over 300 operations both paths ran.
+  const SoftStats s = soft_stats(*a.device);
+  EXPECT_GT(s.sent_in_post, 0u);
+  EXPECT_GT(s.completed_in_poll, 0u);
+  EXPECT_LE(s.sent_in_post, 300u);
+  EXPECT_LE(s.completed_in_poll, 300u);
+}
+
+TEST(SoftDevice, WithoutTheFastPathsOnlyTheNicThreadSendsAndCompletes) {
+  Endpoint a(open_device_with("a", /*fast_paths=*/false, /*linger_us=*/0));
+  Endpoint b(open_device_with("b", /*fast_paths=*/false, /*linger_us=*/0));
+  connect(a, b);
+  const auto cs = write_one_at_a_time(a, b, 100);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(cs[i].wr_id, uint64_t(i));
+  const SoftStats s = soft_stats(*a.device);
+  EXPECT_EQ(s.sent_in_post, 0u);
+  EXPECT_EQ(s.completed_in_poll, 0u);
+}
+
+// Two application threads post and poll on their own QPs of one device while its NIC thread
+// serves a third QP's peer: every QP's completions come in order and every byte lands.
+TEST(SoftDevice, ThreadsPostingAndPollingOneDeviceKeepEachQpInOrder) {
+  auto a_device = open_device("a");
+  auto b_device = open_device("b");
+  struct Pair {
+    std::vector<uint8_t> a_mem = std::vector<uint8_t>(4096, 0), b_mem = std::vector<uint8_t>(4096, 0);
+    std::unique_ptr<MemoryRegion> a_region, b_region;
+    std::unique_ptr<CompletionQueue> a_cq, b_cq;
+    std::unique_ptr<QueuePair> a_qp, b_qp;
+  };
+  std::array<Pair, 3> pairs;
+  for (Pair& p : pairs) {
+    p.a_region = take(a_device->register_region(p.a_mem.data(), p.a_mem.size(), kAccessAll));
+    p.b_region = take(b_device->register_region(p.b_mem.data(), p.b_mem.size(), kAccessAll));
+    p.a_cq = take(a_device->create_cq(64));
+    p.b_cq = take(b_device->create_cq(64));
+    p.a_qp = take(a_device->create_qp(*p.a_cq, QpCaps{}));
+    p.b_qp = take(b_device->create_qp(*p.b_cq, QpCaps{}));
+    ASSERT_TRUE(p.a_qp->to_init(kAccessAll).ok());
+    ASSERT_TRUE(p.b_qp->to_init(kAccessAll).ok());
+    ASSERT_TRUE(p.a_qp->to_rtr(p.b_qp->address()).ok());
+    ASSERT_TRUE(p.b_qp->to_rtr(p.a_qp->address()).ok());
+    ASSERT_TRUE(p.a_qp->to_rts().ok());
+    ASSERT_TRUE(p.b_qp->to_rts().ok());
+  }
+  constexpr uint64_t kOps = 3000;
+  constexpr uint64_t kWindow = 8;
+  // Pairs 0 and 1: a thread on device a writes to b. Pair 2: device b writes to a (a serves).
+  auto drive = [&](QueuePair& qp, CompletionQueue& cq, std::vector<uint8_t>& from,
+                   MemoryRegion& from_region, MemoryRegion& to_region, std::string* error) {
+    uint64_t posted = 0, completed = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (completed < kOps) {
+      while (posted < kOps && posted - completed < kWindow) {
+        const uint64_t v = posted + 1;
+        const uint64_t slot = posted % kWindow;
+        std::memcpy(from.data() + 8 * slot, &v, 8);
+        WorkRequest wr;
+        wr.wr_id = posted;
+        wr.opcode = Opcode::kWrite;
+        wr.local_addr = from.data() + 8 * slot;
+        wr.length = 8;
+        wr.lkey = from_region.lkey();
+        wr.remote_addr = reinterpret_cast<uint64_t>(to_region.addr()) + 8 * slot;
+        wr.rkey = to_region.rkey();
+        Status st = qp.post(wr);
+        if (!st.ok()) { *error = "post: " + st.message; return; }
+        ++posted;
+      }
+      Completion c[4];
+      const int n = cq.poll(c, 4);
+      for (int i = 0; i < n; ++i) {
+        if (c[i].status != WcStatus::kSuccess || c[i].wr_id != completed) {
+          *error = "completion " + std::to_string(completed) + " came as wr_id " +
+                   std::to_string(c[i].wr_id) + " with " + to_string(c[i].status);
+          return;
+        }
+        ++completed;
+      }
+      if (std::chrono::steady_clock::now() > deadline) { *error = "timed out"; return; }
+    }
+  };
+  std::array<std::string, 3> errors;
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 2; ++k) {
+    threads.emplace_back([&, k] {
+      Pair& p = pairs[k];
+      drive(*p.a_qp, *p.a_cq, p.a_mem, *p.a_region, *p.b_region, &errors[k]);
+    });
+  }
+  threads.emplace_back([&] {
+    Pair& p = pairs[2];
+    drive(*p.b_qp, *p.b_cq, p.b_mem, *p.b_region, *p.a_region, &errors[2]);
+  });
+  for (auto& t : threads) t.join();
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(errors[k], "") << "pair " << k;
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<uint8_t>& landed = k < 2 ? pairs[k].b_mem : pairs[k].a_mem;
+    for (uint64_t slot = 0; slot < kWindow; ++slot) {
+      uint64_t v = 0;
+      std::memcpy(&v, landed.data() + 8 * slot, 8);
+      EXPECT_EQ(v, kOps - kWindow + slot + 1) << "pair " << k << " slot " << slot;
+    }
+  }
+  for (Pair& p : pairs) {  // the devices outlive their QPs, CQs and regions
+    p.a_qp.reset(); p.b_qp.reset(); p.a_cq.reset(); p.b_cq.reset();
+    p.a_region.reset(); p.b_region.reset();
+  }
+}
+
 TEST(SoftDevice, ReregisteredRegionGetsNewRkeyAndAccess) {
   Endpoint a(open_device("a"));
   Endpoint b(open_device("b"));
@@ -959,7 +1112,8 @@ TEST_F(RawRequester, ConnectionOfAResetQpIsDeadAfterToResetReturns) {
 // (or answers with garbage).
 class RawResponder {
  public:
-  enum class Behaviour { kCloseAfterRequest, kGarbageResponse };
+  // kSilent: takes the request and never answers; closes when the requester does.
+  enum class Behaviour { kCloseAfterRequest, kGarbageResponse, kSilent };
 
   RawResponder(Behaviour behaviour, const std::string& secret = kSecret) {
     listen_fd_ = *net::listen_tcp(htonl(INADDR_LOOPBACK), 0, /*nonblocking=*/false);
@@ -976,6 +1130,11 @@ class RawResponder {
           std::vector<uint8_t> garbage(kHeaderBytes, 0x99);
           send_all(fd, garbage);
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        if (behaviour == Behaviour::kSilent) {
+          uint8_t sink[256];
+          while (::recv(fd, sink, sizeof sink, 0) > 0) {
+          }  // until the requester gives up and closes
         }
       }
       ::close(fd);
@@ -1020,6 +1179,30 @@ TEST(RawResponderTest, PeerDisconnectingMidOperationGivesRetryExceeded) {
 
 TEST(RawResponderTest, GarbageResponseGivesAnErrorAndTouchesNothing) {
   run_against_raw_responder(RawResponder::Behaviour::kGarbageResponse);
+}
+
+// Work sent by post() while the NIC thread sleeps still has its response deadline checked.
+TEST(RawResponderTest, SilentPeerFailsWorkSentFromPostAfterTheResponseTimeout) {
+  RawResponder server(RawResponder::Behaviour::kSilent);
+  SoftConfig config;
+  config.name = "a";
+  config.secret = kSecret;
+  config.linger_us = 0;
+  Endpoint a(take(open_soft_device(config)));
+  ASSERT_TRUE(a.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a.qp->to_rtr(fake_address(server.port(), 5, 0x5151)).ok());
+  ASSERT_TRUE(a.qp->to_rts().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // connected ahead of work, idle
+  RemoteRegion remote{0x1000, 1, 4096};
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(a.qp->post(write_wr(a, 0, 8, remote, 0, 1)).ok());
+  EXPECT_EQ(soft_stats(*a.device).sent_in_post, 1u);
+  const Completion c = wait_one(a, 10);
+  const double waited_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(c.status, WcStatus::kRetryExceeded) << to_string(c.status);
+  EXPECT_GE(waited_s, 1.9);  // the 2 s response timeout, not a lost connection
+  EXPECT_LT(waited_s, 3.0);  // and noticed by the NIC's idle pass soon after it expired
+  EXPECT_EQ(a.qp->state(), QpState::kErr);
 }
 
 TEST(RawResponderTest, ResponderWithoutTheSecretIsRefused) {

@@ -27,6 +27,19 @@ struct SoftConfig {
   // Connect a QP to its peer as soon as it is in RTS, as an RC QP is (false: at its first work
   // request, so that a failover's first READ waits for a TCP and authentication handshake).
   bool connect_at_rts = true;
+  // A CQ poll that finds the queue empty completes the responses already received for its QPs
+  // itself, unless the NIC thread is busy doing so (false: only the NIC thread completes, so
+  // every completion waits for that thread to be scheduled — on a small machine behind the very
+  // peers whose responses it carries).
+  bool complete_in_poll = true;
+  // post() sends the work request from the posting thread when its QP is connected and idle of
+  // faults (false: the NIC thread sends it after a wakeup).
+  bool send_in_post = true;
+  // After a pass that had work, the NIC thread keeps polling its sockets (yielding the CPU
+  // between polls) for this long before it sleeps: a request arriving meanwhile is served
+  // without waking a sleeping thread — on a virtual machine, waking an idle CPU costs tens of
+  // microseconds. 0: sleep at once.
+  uint32_t linger_us = 20;
 };
 
 class SoftDevice : public Device {

@@ -3,9 +3,15 @@
 // Threads. The application thread calls post()/poll() and the control calls (to_*, set_access,
 // register/reregister). One NIC thread per device does all socket I/O: it sends the work requests
 // of its requester QPs, executes the requests arriving for its responder QPs against registered
-// memory, and turns responses into completions.
+// memory, and turns responses into completions. A CQ poll that finds its queue empty may do that
+// last step itself (see SoftDeviceImpl::complete_from_poll): the response is already in the
+// socket, and waiting for the NIC thread to be scheduled — on a busy machine it shares a core
+// with the very peers it waits for — would put a scheduler delay into every completion.
 //
-// Locks (order: device lock `mu_` before any `QpCore::mu`, never the other way round):
+// Locks (order: NIC lock, then device lock `mu_`, then any `QpCore::mu`; never the other way):
+//  - the NIC lock guards the NIC's own state (connections and their buffers, QpCore::nic, the
+//    epoll set). The NIC thread holds it for each pass and drops it only to sleep in epoll; an
+//    application thread polling a CQ takes it only with try_lock, never waiting for it.
 //  - the device lock guards the region tables and the QP table, and every responder-side check:
 //    the NIC takes it around "check QP state/access flags, look up rkey, check bounds, memcpy".
 //    set_access(), to_reset(), to_rtr() and reregister_region() take it too, so when they return
@@ -63,6 +69,7 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <sched.h>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -100,6 +107,7 @@ constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // An operation on the wire without a response for this long fails with kRetryExceeded
 // (rdma_rxe: ack timeout × retry count; catches a frozen peer whose kernel still ACKs TCP).
 constexpr uint64_t kResponseTimeoutNs = 2'000'000'000;
+constexpr uint64_t kIdlePassNs = 100'000'000;  // an idle NIC still passes over its QPs this often
 // Loss hook: retransmissions of one operation before the QP fails (an RC QP's retry_cnt).
 constexpr uint32_t kLossRetryCount = 7;
 constexpr size_t kInitialBufferBytes = 64 * 1024;
@@ -272,7 +280,7 @@ struct QpCore {
   // Bumped after every change the NIC must look at (post, state change); lets it skip idle QPs.
   std::atomic<uint64_t> doorbell{0};
 
-  // NIC thread only.
+  // NIC lock only (the NIC thread, or a CQ poll completing responses).
   struct NicState {
     uint64_t epoch = 0;         // binding this state belongs to
     uint64_t sent = 0;          // slots [head, sent) are on the wire, [sent, tail) wait
@@ -376,7 +384,7 @@ class SoftCompletionQueue final : public CompletionQueue {
  public:
   SoftCompletionQueue(SoftDeviceImpl* device, uint32_t depth)
       : device_(device), core_(std::make_shared<CqCore>(depth)) {}
-  int poll(Completion* out, int max) override { return max <= 0 ? 0 : core_->poll(out, max); }
+  int poll(Completion* out, int max) override;
   SoftDeviceImpl* device() const { return device_; }
   const std::shared_ptr<CqCore>& core() const { return core_; }
 
@@ -413,6 +421,36 @@ class SoftQueuePair final : public QueuePair {
   std::shared_ptr<QpCore> core_;
 };
 
+// --- the NIC lock ---------------------------------------------------------------------------------
+
+// Held by the NIC thread for a whole pass and, briefly, by a CQ poll that completes responses
+// itself. The poll side only try-locks; the NIC thread, the one that waits, spins (its wait is a
+// poll's few microseconds) instead of sleeping in a futex that the poll would then have to wake.
+class NicLock {
+ public:
+  // Fails while the NIC thread waits: a poll loop retrying at once would otherwise keep it out.
+  bool try_lock() {
+    if (wanted_.load(std::memory_order_relaxed)) return false;
+    return acquire();
+  }
+  void lock() {
+    if (acquire()) return;
+    wanted_.store(true, std::memory_order_relaxed);
+    for (uint32_t spins = 1; !acquire(); ++spins) {
+      if (spins % 64 == 0) sched_yield();  // the holder may have been descheduled
+    }
+    wanted_.store(false, std::memory_order_relaxed);
+  }
+  void unlock() { held_.store(false, std::memory_order_release); }
+
+ private:
+  bool acquire() {
+    return !held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire);
+  }
+  std::atomic<bool> held_{false};
+  std::atomic<bool> wanted_{false};
+};
+
 // --- the device and its NIC thread --------------------------------------------------------------
 
 class SoftDeviceImpl final : public SoftDevice {
@@ -447,7 +485,8 @@ class SoftDeviceImpl final : public SoftDevice {
       nic_thread_.join();
     }
     // The NIC thread is gone: its connections are ours to close (close_connection also forgets
-    // each one in the QP that used it).
+    // each one in the QP that used it) once no CQ poll is completing responses on them.
+    std::lock_guard<NicLock> nic(nic_lock_);
     std::vector<Connection*> open;
     for (auto& [ptr, conn] : connections_) open.push_back(ptr);
     for (Connection* c : open) close_connection(c);
@@ -589,6 +628,8 @@ class SoftDeviceImpl final : public SoftDevice {
     s.eager_connection_retries = eager_retries_.load();
     s.unreachable_requests = unreachable_requests_.load();
     s.cq_overflows = cq_overflows_.load();
+    s.sent_in_post = sent_in_post_.load();
+    s.completed_in_poll = completed_in_poll_.load();
     std::lock_guard<std::mutex> lock(error_mu_);
     s.last_error = last_error_;
     return s;
@@ -662,6 +703,82 @@ class SoftDeviceImpl final : public SoftDevice {
     record_error(message, first);
   }
 
+  // ================================ CQ poll side ================================================
+ public:
+  bool complete_in_poll() const { return config_.complete_in_poll; }
+
+  // A poll of `cq` found it empty: complete the responses already waiting in the sockets of its
+  // requester QPs, as the NIC thread would on its next pass — unless that thread is mid-pass (it
+  // holds the NIC lock and is doing this very work). Never waits. Anything beyond a plain
+  // response (a failure, a closed connection) leaves work for a NIC pass: the NIC is woken.
+  void complete_from_poll(const CqCore* cq) {
+    std::unique_lock<NicLock> nic(nic_lock_, std::try_to_lock);
+    if (!nic.owns_lock() || stop_.load(std::memory_order_relaxed)) return;
+    const bool pass_again_before = pass_again_;
+    const size_t graveyard_before = graveyard_.size();
+    pass_again_ = false;
+    for (const auto& qp : nic_qps_) {
+      if (qp->cq.get() != cq) continue;
+      Connection* c = qp->nic.conn;
+      if (c == nullptr || c->closed || c->phase != Connection::Phase::kReady) continue;
+      if (c->next_response_seq == c->next_request_seq) continue;  // nothing on the wire
+      const uint64_t before = c->next_response_seq;
+      read_from(c);
+      completed_in_poll_.fetch_add(c->next_response_seq - before, std::memory_order_relaxed);
+    }
+    const bool wake_nic = pass_again_ || graveyard_.size() != graveyard_before;
+    pass_again_ = pass_again_ || pass_again_before;
+    nic.unlock();
+    if (wake_nic) ring_doorbell();
+  }
+
+  bool send_in_post() const { return config_.send_in_post; }
+
+  // post() queued work on `qp_ptr`: put it on the wire from the posting thread, as a NIC starts
+  // at its doorbell, when the QP is connected and nothing stands in the way (no fault hook, no
+  // error to report, the NIC thread not mid-pass). Returns false to leave it to the NIC thread.
+  bool send_from_post(const std::shared_ptr<QpCore>& qp_ptr) {
+    if (hold_outgoing_.load(std::memory_order_relaxed) ||
+        outgoing_delay_ns_.load(std::memory_order_relaxed) != 0 ||
+        loss_per_million_.load(std::memory_order_relaxed) != 0) {
+      return false;
+    }
+    std::unique_lock<NicLock> nic(nic_lock_, std::try_to_lock);
+    if (!nic.owns_lock() || stop_.load(std::memory_order_relaxed)) return false;
+    QpCore& qp = *qp_ptr;
+    Connection* c = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> qp_lock(qp.mu);
+      auto& n = qp.nic;
+      c = n.conn;
+      if (n.epoch != qp.epoch || qp.destroyed || qp.state != QpState::kRts || c == nullptr ||
+          c->closed || c->phase != Connection::Phase::kReady || n.broken || n.local_error ||
+          n.sent == qp.tail) {
+        return false;
+      }
+      const uint64_t next_deadline = next_deadline_ns_;  // the NIC's, for its pass only
+      const uint64_t sent_before = n.sent;
+      send_ready_locked(qp, auth::monotonic_ns(), 0);
+      next_deadline_ns_ = next_deadline;
+      sent_in_post_.fetch_add(n.sent - sent_before, std::memory_order_relaxed);
+      n.busy = true;  // the NIC looks at it every pass (response timeout) until it is idle
+      if (n.local_error) {
+        pass_again_ = true;  // the NIC completes the error in order
+        nic.unlock();
+        ring_doorbell();
+        return true;
+      }
+    }
+    flush_tx(c);  // a failure here is dealt with as on the NIC thread (the QP fails)
+    const bool wake_nic = c->want_write || c->closed;  // socket full: EPOLLOUT is the NIC's
+    nic.unlock();
+    if (wake_nic) ring_doorbell();
+    return true;
+  }
+
+ private:
+
   // ================================ NIC thread ==================================================
 
   void nic_main(std::promise<Status>& started) {
@@ -670,6 +787,11 @@ class SoftDeviceImpl final : public SoftDevice {
     started.set_value(entered);
     if (!entered.ok()) return;
     epoll_event events[kMaxEvents];
+    std::unique_lock<NicLock> nic(nic_lock_);
+    const uint64_t linger_ns = uint64_t{config_.linger_us} * 1000;
+    uint64_t last_active_ns = 0;  // the last pass that had something to do
+    uint64_t prev_doorbell = 0;
+    int prev_events = 0;
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint64_t doorbell_seen = doorbell_.load();
       graveyard_.clear();
@@ -683,25 +805,37 @@ class SoftDeviceImpl final : public SoftDevice {
       check_connection_deadlines(now);  // before the QPs, which act on what it finds
       for (auto& qp : nic_qps_) service_requester(qp, now, config_changed);
       flush_all_tx();
+      if (doorbell_seen != prev_doorbell || prev_events > 0) last_active_ns = now;
+      prev_doorbell = doorbell_seen;
+      const bool linger = linger_ns > 0 && now - last_active_ns < linger_ns;
 
       timespec timeout{0, 0};
       timespec* timeout_ptr = &timeout;
-      if (!config_.busy_poll) {
+      if (!config_.busy_poll && !linger) {
         sleeping_.store(true);
         if (doorbell_.load() != doorbell_seen || pass_again_) {
           // Something was posted since this pass started, or the pass itself left work for a
           // QP (a connection failed while flushing): never sleep on pending work.
           timeout = {0, 0};
-        } else if (next_deadline_ns_ == UINT64_MAX) {
-          timeout_ptr = nullptr;  // block until an event or a doorbell
         } else {
-          const uint64_t wait_ns = next_deadline_ns_ > now ? next_deadline_ns_ - now : 0;
+          // Never longer than kIdlePassNs: work sent by post() while the NIC slept has a response
+          // deadline that only a pass can check (send_from_post does not wake the NIC).
+          const uint64_t deadline = std::min(next_deadline_ns_, now + kIdlePassNs);
+          const uint64_t wait_ns = deadline > now ? deadline - now : 0;
           timeout.tv_sec = static_cast<time_t>(wait_ns / 1'000'000'000);
           timeout.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
         }
       }
-      const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, timeout_ptr, nullptr);
+      nic.unlock();  // waiting, the NIC leaves posts and completions to the application threads
+      int n = 0;
+      if (linger && !config_.busy_poll) {
+        n = linger_wait(events, doorbell_seen, std::min(last_active_ns + linger_ns, next_deadline_ns_));
+      } else {
+        n = epoll_pwait2(epoll_fd_, events, kMaxEvents, timeout_ptr, nullptr);
+      }
       sleeping_.store(false);
+      prev_events = n;
+      nic.lock();
       if (n < 0) {
         if (errno == EINTR) continue;
         record_error(std::string("epoll_pwait2: ") + std::strerror(errno), true);
@@ -719,6 +853,18 @@ class SoftDeviceImpl final : public SoftDevice {
           on_connection_event(static_cast<Connection*>(tag), events[i].events);
         }
       }
+    }
+  }
+
+  // Polls for events without the NIC lock until one arrives, the doorbell rings or `until_ns`,
+  // yielding the CPU between polls (the peers it waits for may need this very core).
+  int linger_wait(epoll_event* events, uint64_t doorbell_seen, uint64_t until_ns) {
+    const timespec zero{0, 0};
+    for (;;) {
+      const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, &zero, nullptr);
+      if (n != 0 || doorbell_.load() != doorbell_seen || stop_.load(std::memory_order_relaxed)) return n;
+      if (auth::monotonic_ns() >= until_ns) return 0;
+      sched_yield();
     }
   }
 
@@ -1626,7 +1772,8 @@ class SoftDeviceImpl final : public SoftDevice {
   char listen_tag_ = 0;
   char wake_tag_ = 0;
 
-  std::mutex mu_;  // the device lock (see the top of this file)
+  NicLock nic_lock_;  // the NIC's own state (see the top of this file)
+  std::mutex mu_;     // the device lock (see the top of this file)
   std::unordered_map<uint32_t, RegionEntry*> regions_by_lkey_;
   std::unordered_map<uint32_t, RegionEntry*> regions_by_rkey_;
   std::unordered_map<uint32_t, std::shared_ptr<QpCore>> qps_;
@@ -1644,12 +1791,14 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> eager_retries_{0};
   std::atomic<uint64_t> unreachable_requests_{0};
   std::atomic<uint64_t> cq_overflows_{0};
+  std::atomic<uint64_t> sent_in_post_{0};
+  std::atomic<uint64_t> completed_in_poll_{0};
   std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
   // Guards inserting into and erasing from connections_ and closing their fds against crash(),
-  // which shuts them down from another thread; the NIC thread alone reads the table otherwise.
+  // which shuts them down from another thread; only the NIC lock's holder reads it otherwise.
   std::mutex connections_mu_;
 
-  // NIC thread only.
+  // NIC lock (the NIC thread, or a CQ poll in complete_from_poll).
   std::vector<std::shared_ptr<QpCore>> nic_qps_;
   uint64_t qp_list_version_seen_ = ~0ull;
   uint64_t config_version_seen_ = 0;
@@ -1675,6 +1824,14 @@ uint32_t SoftMemoryRegion::rkey() const {
 uint32_t SoftMemoryRegion::access() const {
   std::lock_guard<std::mutex> lock(device_->mu());
   return entry_->access;
+}
+
+int SoftCompletionQueue::poll(Completion* out, int max) {
+  if (max <= 0) return 0;
+  const int n = core_->poll(out, max);
+  if (n > 0 || !device_->complete_in_poll()) return n;
+  device_->complete_from_poll(core_.get());
+  return core_->poll(out, max);
 }
 
 SoftQueuePair::~SoftQueuePair() { device_->destroy_qp(core_); }
@@ -1806,6 +1963,7 @@ Status SoftQueuePair::post(const WorkRequest& wr) {
     if (wr.inline_data && wr.length > 0) std::memcpy(core_->inline_slot(index), wr.local_addr, wr.length);
     core_->tail = index + 1;
   }
+  if (device_->send_in_post() && device_->send_from_post(core_)) return Status::Ok();
   core_->doorbell.fetch_add(1);
   device_->ring_doorbell();
   return Status::Ok();

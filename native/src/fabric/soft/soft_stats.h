@@ -17,6 +17,10 @@ struct SoftStats {
   uint64_t unreachable_requests = 0; // requests on a connection whose binding was revoked
   uint64_t eager_connection_retries = 0;  // opened ahead of work, failed unbound, retried
   uint64_t cq_overflows = 0;         // completions lost because a CQ was full
+  // Work done by application threads instead of the NIC thread (SoftConfig::send_in_post and
+  // complete_in_poll): work requests put on the wire by post(), responses completed by a poll.
+  uint64_t sent_in_post = 0;
+  uint64_t completed_in_poll = 0;
   std::string last_error;            // most recent failure, human readable ("" if none)
 };
 
