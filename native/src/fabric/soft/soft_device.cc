@@ -1728,24 +1728,27 @@ class SoftDeviceImpl final : public SoftDevice {
 
   void send_connect(Connection* c) {
     std::shared_ptr<QpCore> qp = c->requester;
-    std::lock_guard<std::mutex> lock(mu_);
-    std::lock_guard<std::mutex> qp_lock(qp->mu);
-    if (qp->epoch != c->requester_epoch || qp->destroyed) {
-      close_connection(c);
-      return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> qp_lock(qp->mu);
+      if (qp->epoch != c->requester_epoch || qp->destroyed) {
+        close_connection(c);
+        return;
+      }
+      FrameHeader h;
+      h.type = FrameType::kConnect;
+      h.remote_addr = qp->qp_num;
+      h.aux = qp->peer.qp_num;
+      h.compare = device_id_;
+      h.swap = qp->peer.device_id;
+      h.rkey = static_cast<uint32_t>(qp->epoch);  // which binding of the requester QP this is
+      append_header(c, h);
+      c->phase = Connection::Phase::kReady;
+      c->deadline_ns = 0;
+      qp->nic.busy = true;  // the next pass sends the waiting work (honouring hold and delay)
+      pass_again_ = true;
     }
-    FrameHeader h;
-    h.type = FrameType::kConnect;
-    h.remote_addr = qp->qp_num;
-    h.aux = qp->peer.qp_num;
-    h.compare = device_id_;
-    h.swap = qp->peer.device_id;
-    h.rkey = static_cast<uint32_t>(qp->epoch);  // which binding of the requester QP this is
-    append_header(c, h);
-    c->phase = Connection::Phase::kReady;
-    c->deadline_ns = 0;
-    qp->nic.busy = true;  // the next pass sends the waiting work (honouring hold and delay)
-    pass_again_ = true;
+    // Without the locks: a failing send reports the lost connection, which takes them again.
     flush_tx(c);
   }
 
