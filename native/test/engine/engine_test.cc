@@ -228,7 +228,11 @@ TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
     }
     return out;
   };
-  ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader; }, 10))
+  // The followers must have seen replica 0 lead before it stops: otherwise replica 1's takeover is
+  // its first election ("initial", from no leader), not a failover (CI saw this race once).
+  ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader &&
+                                    engines[1]->stats().leader_view == 0u &&
+                                    engines[2]->stats().leader_view == 0u; }, 10))
       << describe();
   engines[0]->stop();
   engines[0].reset();  // its soft NIC closes: peers' reads fail
