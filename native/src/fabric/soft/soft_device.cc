@@ -108,6 +108,8 @@ constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // (rdma_rxe: ack timeout × retry count; catches a frozen peer whose kernel still ACKs TCP).
 constexpr uint64_t kResponseTimeoutNs = 2'000'000'000;
 constexpr uint64_t kIdlePassNs = 100'000'000;  // an idle NIC still passes over its QPs this often
+// How often the NIC looks whether the pollers it left responses to still poll (see park_responses).
+constexpr uint64_t kParkCheckNs = 10'000'000;
 // Loss hook: retransmissions of one operation before the QP fails (an RC QP's retry_cnt).
 constexpr uint32_t kLossRetryCount = 7;
 constexpr size_t kInitialBufferBytes = 64 * 1024;
@@ -224,6 +226,10 @@ struct CqCore {
   std::vector<Completion> ring;  // entry i (0 <= i < count) at ring[(head + i) % ring.size()]
   size_t head = 0;
   size_t count = 0;
+  // Empty polls that looked for responses themselves (complete_in_poll): while this moves, the
+  // NIC thread leaves the CQ's responses to the poller (see park_responses).
+  std::atomic<uint64_t> reading_polls{0};
+  uint64_t nic_reading_polls_seen = 0;  // NIC thread only
 };
 
 // --- queue pairs --------------------------------------------------------------------------------
@@ -319,6 +325,13 @@ struct Connection {
   std::string peer;          // "ip:port" for messages
   std::optional<auth::Handshake> handshake;
 
+  // Outgoing: the CQ of its requester QP. Set before the connection is registered and never
+  // changed: the NIC thread reads it without the NIC lock (defer_to_pollers).
+  std::shared_ptr<CqCore> response_cq;
+  // NIC lock: EPOLLIN is off because a spinning poller reads the responses (park_responses);
+  // the poll count when it was parked or last found still moving.
+  bool rx_parked = false;
+  uint64_t parked_polls = 0;
   // Outgoing: the requester QP, the binding it serves, sequence numbers.
   std::shared_ptr<QpCore> requester;
   uint64_t requester_epoch = 0;
@@ -630,6 +643,9 @@ class SoftDeviceImpl final : public SoftDevice {
     s.cq_overflows = cq_overflows_.load();
     s.sent_in_post = sent_in_post_.load();
     s.completed_in_poll = completed_in_poll_.load();
+    s.completed_by_nic = completed_by_nic_.load();
+    s.responses_parked = parks_.load();
+    s.responses_unparked = unparks_.load();
     std::lock_guard<std::mutex> lock(error_mu_);
     s.last_error = last_error_;
     return s;
@@ -711,7 +727,8 @@ class SoftDeviceImpl final : public SoftDevice {
   // requester QPs, as the NIC thread would on its next pass — unless that thread is mid-pass (it
   // holds the NIC lock and is doing this very work). Never waits. Anything beyond a plain
   // response (a failure, a closed connection) leaves work for a NIC pass: the NIC is woken.
-  void complete_from_poll(const CqCore* cq) {
+  void complete_from_poll(CqCore* cq) {
+    cq->reading_polls.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock<NicLock> nic(nic_lock_, std::try_to_lock);
     if (!nic.owns_lock() || stop_.load(std::memory_order_relaxed)) return;
     const bool pass_again_before = pass_again_;
@@ -802,6 +819,7 @@ class SoftDeviceImpl final : public SoftDevice {
       const bool config_changed = config_version != config_version_seen_;
       config_version_seen_ = config_version;
       pass_again_ = false;
+      if (!parked_.empty()) check_parked(now);
       check_connection_deadlines(now);  // before the QPs, which act on what it finds
       for (auto& qp : nic_qps_) service_requester(qp, now, config_changed);
       flush_all_tx();
@@ -826,16 +844,23 @@ class SoftDeviceImpl final : public SoftDevice {
           timeout.tv_nsec = static_cast<long>(wait_ns % 1'000'000'000);
         }
       }
+      // Read under the lock: a post() sending work may write next_deadline_ns_ meanwhile.
+      const uint64_t linger_until = std::min(last_active_ns + linger_ns, next_deadline_ns_);
       nic.unlock();  // waiting, the NIC leaves posts and completions to the application threads
       int n = 0;
       if (linger && !config_.busy_poll) {
-        n = linger_wait(events, doorbell_seen, std::min(last_active_ns + linger_ns, next_deadline_ns_));
+        n = linger_wait(events, doorbell_seen, linger_until);
       } else {
         n = epoll_pwait2(epoll_fd_, events, kMaxEvents, timeout_ptr, nullptr);
       }
       sleeping_.store(false);
-      prev_events = n;
+      const bool park = n > 0 && defer_to_pollers(events, n);
+      prev_events = park ? 0 : n;
       nic.lock();
+      if (park) {
+        park_responses(events, n);
+        continue;
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
         record_error(std::string("epoll_pwait2: ") + std::strerror(errno), true);
@@ -866,6 +891,70 @@ class SoftDeviceImpl final : public SoftDevice {
       if (auth::monotonic_ns() >= until_ns) return 0;
       sched_yield();
     }
+  }
+
+  // True when every event is readable data on an outgoing connection (responses) whose CQ was
+  // polled with complete_in_poll since the NIC last looked: a spinning poller completes those
+  // itself, and a NIC pass reading them would hold the NIC lock its try-lock (and the next
+  // post's) needs. Called without the NIC lock: it reads only Connection::response_cq, which
+  // never changes, of connections only this thread frees.
+  bool defer_to_pollers(const epoll_event* events, int n) {
+    if (!config_.complete_in_poll) return false;
+    bool all = true;
+    for (int i = 0; i < n && all; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == &listen_tag_ || tag == &wake_tag_ || events[i].events != EPOLLIN) return false;
+      const CqCore* cq = static_cast<const Connection*>(tag)->response_cq.get();
+      all = cq != nullptr && cq->reading_polls.load(std::memory_order_relaxed) != cq->nic_reading_polls_seen;
+    }
+    for (int i = 0; i < n; ++i) {  // after the test: several events may share one CQ
+      void* tag = events[i].data.ptr;
+      if (tag == &listen_tag_ || tag == &wake_tag_) continue;
+      if (CqCore* cq = static_cast<const Connection*>(tag)->response_cq.get()) {
+        cq->nic_reading_polls_seen = cq->reading_polls.load(std::memory_order_relaxed);
+      }
+    }
+    return all;
+  }
+
+  // Stops watching these connections for input (defer_to_pollers said their pollers read it):
+  // each response would otherwise wake this thread to find the data gone, or to race the poller
+  // for the NIC lock, taking a CPU from the peers the poller waits for. check_parked watches
+  // again once a poller stops polling, so a response is never left unread while nobody polls.
+  void park_responses(const epoll_event* events, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto* c = static_cast<Connection*>(events[i].data.ptr);
+      if (c->closed || c->rx_parked || c->phase != Connection::Phase::kReady) continue;
+      c->rx_parked = true;
+      c->parked_polls = c->response_cq->reading_polls.load(std::memory_order_relaxed);
+      update_interest(c);
+      parked_.push_back(c);
+      parks_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (next_park_check_ns_ == 0) next_park_check_ns_ = auth::monotonic_ns() + kParkCheckNs;
+  }
+
+  // Every kParkCheckNs while connections are parked: one whose CQ was not polled since the last
+  // look is watched again (the NIC completes what arrived; the level-triggered event fires).
+  void check_parked(uint64_t now) {
+    if (now >= next_park_check_ns_) {
+      size_t kept = 0;
+      for (Connection* c : parked_) {
+        const uint64_t polls = c->response_cq->reading_polls.load(std::memory_order_relaxed);
+        if (polls != c->parked_polls) {
+          c->parked_polls = polls;
+          parked_[kept++] = c;
+          continue;
+        }
+        c->rx_parked = false;
+        c->response_cq->nic_reading_polls_seen = polls;  // quiet: its next response is the NIC's
+        update_interest(c);
+        unparks_.fetch_add(1, std::memory_order_relaxed);
+      }
+      parked_.resize(kept);
+      next_park_check_ns_ = parked_.empty() ? 0 : now + kParkCheckNs;
+    }
+    if (!parked_.empty()) next_deadline_ns_ = std::min(next_deadline_ns_, next_park_check_ns_);
   }
 
   void refresh_qp_list() {
@@ -1113,6 +1202,7 @@ class SoftDeviceImpl final : public SoftDevice {
     conn->deadline_ns = auth::monotonic_ns() + kConnectTimeoutNs;
     conn->peer = endpoint;
     conn->requester = qp_ptr;
+    conn->response_cq = qp.cq;
     conn->requester_epoch = qp.epoch;
     Connection* c = conn.get();
     if (!add_connection(std::move(conn), EPOLLIN | EPOLLOUT)) {
@@ -1472,6 +1562,10 @@ class SoftDeviceImpl final : public SoftDevice {
   void close_connection(Connection* c) {
     if (c->closed) return;
     c->closed = true;
+    if (c->rx_parked) {
+      c->rx_parked = false;
+      parked_.erase(std::find(parked_.begin(), parked_.end(), c));
+    }
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
     std::lock_guard<std::mutex> lock(connections_mu_);  // crash() may be shutting fds down
     ::close(c->fd);
@@ -1489,11 +1583,17 @@ class SoftDeviceImpl final : public SoftDevice {
 
   void set_want_write(Connection* c, bool want) {
     if (c->closed || c->want_write == want) return;
+    c->want_write = want;
+    update_interest(c);
+  }
+
+  void update_interest(Connection* c) {
+    if (c->closed) return;
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (want ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+    ev.events = EPOLLRDHUP | (c->rx_parked ? 0u : static_cast<uint32_t>(EPOLLIN)) |
+                (c->want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
     ev.data.ptr = c;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
-    c->want_write = want;
   }
 
   // Writes what the socket takes. Returns false if the connection died (and was dealt with).
@@ -1596,7 +1696,11 @@ class SoftDeviceImpl final : public SoftDevice {
       return;
     }
     if ((events & EPOLLOUT) != 0 && !flush_tx(c)) return;
-    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) read_from(c);
+    if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0) {
+      const uint64_t responses_before = c->next_response_seq;
+      read_from(c);
+      completed_by_nic_.fetch_add(c->next_response_seq - responses_before, std::memory_order_relaxed);
+    }
   }
 
   void read_from(Connection* c) {
@@ -1796,6 +1900,9 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> cq_overflows_{0};
   std::atomic<uint64_t> sent_in_post_{0};
   std::atomic<uint64_t> completed_in_poll_{0};
+  std::atomic<uint64_t> completed_by_nic_{0};
+  std::atomic<uint64_t> parks_{0};
+  std::atomic<uint64_t> unparks_{0};
   std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
   // Guards inserting into and erasing from connections_ and closing their fds against crash(),
   // which shuts them down from another thread; only the NIC lock's holder reads it otherwise.
@@ -1810,6 +1917,8 @@ class SoftDeviceImpl final : public SoftDevice {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> graveyard_;
   std::vector<Connection*> scratch_connections_;  // reused: no allocation per pass
+  std::vector<Connection*> parked_;  // connections with rx_parked (see park_responses)
+  uint64_t next_park_check_ns_ = 0;
 };
 
 // --- handles ------------------------------------------------------------------------------------

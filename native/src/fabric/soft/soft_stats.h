@@ -21,6 +21,11 @@ struct SoftStats {
   // complete_in_poll): work requests put on the wire by post(), responses completed by a poll.
   uint64_t sent_in_post = 0;
   uint64_t completed_in_poll = 0;
+  uint64_t completed_by_nic = 0;  // responses the NIC thread read (the rest of them)
+  // Outgoing connections the NIC stopped reading because a spinning poller read their responses,
+  // and those it read again after that poller stopped polling for a while.
+  uint64_t responses_parked = 0;
+  uint64_t responses_unparked = 0;
   std::string last_error;            // most recent failure, human readable ("" if none)
 };
 
