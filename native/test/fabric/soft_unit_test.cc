@@ -3,6 +3,7 @@
 // vanishes mid-operation — plus the cases the conformance suite does not cover.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -399,6 +400,39 @@ TEST(SoftDevice, WithoutTheFastPathsOnlyTheNicThreadSendsAndCompletes) {
   EXPECT_EQ(s.completed_in_poll, 0u);
   EXPECT_EQ(s.completed_by_nic, 100u);
   EXPECT_EQ(s.responses_parked, 0u);
+}
+
+// A NIC thread confined to one CPU sleeps instead of lingering: it would take turns with the
+// poller it serves (one that never yields kept it off the CPU for a scheduler slice per
+// operation). Allowed more CPUs, it lingers after work.
+TEST(SoftDevice, NicLingersOnlyWhenItMayRunOnAnotherCpu) {
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  int cpu = -1;
+  for (int c = 0; c < CPU_SETSIZE && cpu < 0; ++c) {
+    if (CPU_ISSET(c, &original)) cpu = c;
+  }
+  ASSERT_GE(cpu, 0);
+  auto run = [&](const cpu_set_t& set, uint64_t* lingers) {
+    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);  // the NIC threads inherit it
+    Endpoint a(open_device_with("a", /*fast_paths=*/true, /*linger_us=*/20));
+    Endpoint b(open_device_with("b", /*fast_paths=*/true, /*linger_us=*/20));
+    connect(a, b);
+    const auto cs = write_one_at_a_time(a, b, 100);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(cs[i].status, WcStatus::kSuccess);
+    *lingers = soft_stats(*a.device).lingers + soft_stats(*b.device).lingers;
+  };
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  uint64_t confined = 0, free_to_move = 0;
+  run(one, &confined);
+  run(original, &free_to_move);
+  ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
+  EXPECT_EQ(confined, 0u);
+  if (CPU_COUNT(&original) > 1) {
+    EXPECT_GT(free_to_move, 0u);  // b served 100 WRITEs
+  }
 }
 
 // Responses a spinning poller reads itself are left to it: the NIC stops watching that connection

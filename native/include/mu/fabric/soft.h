@@ -30,7 +30,10 @@ struct SoftConfig {
   // A CQ poll that finds the queue empty completes the responses already received for its QPs
   // itself, unless the NIC thread is busy doing so (false: only the NIC thread completes, so
   // every completion waits for that thread to be scheduled — on a small machine behind the very
-  // peers whose responses it carries).
+  // peers whose responses it carries). While a CQ is being polled like this, the NIC thread
+  // stops watching its QPs' connections for responses (no wake-up per response, no NIC pass
+  // holding the lock the poll needs); it watches them again once a 10 ms check finds the CQ
+  // was not polled, so responses are completed whether or not anyone polls.
   bool complete_in_poll = true;
   // post() sends the work request from the posting thread when its QP is connected and idle of
   // faults (false: the NIC thread sends it after a wakeup).
@@ -38,7 +41,8 @@ struct SoftConfig {
   // After a pass that had work, the NIC thread keeps polling its sockets (yielding the CPU
   // between polls) for this long before it sleeps: a request arriving meanwhile is served
   // without waking a sleeping thread — on a virtual machine, waking an idle CPU costs tens of
-  // microseconds. 0: sleep at once.
+  // microseconds. 0: sleep at once. A NIC thread allowed on one CPU only never lingers: it would
+  // take turns with the very threads it waits for.
   uint32_t linger_us = 20;
 };
 

@@ -645,6 +645,7 @@ class SoftDeviceImpl final : public SoftDevice {
     s.completed_in_poll = completed_in_poll_.load();
     s.completed_by_nic = completed_by_nic_.load();
     s.responses_parked = parks_.load();
+    s.lingers = lingers_.load();
     s.responses_unparked = unparks_.load();
     std::lock_guard<std::mutex> lock(error_mu_);
     s.last_error = last_error_;
@@ -809,6 +810,12 @@ class SoftDeviceImpl final : public SoftDevice {
     uint64_t last_active_ns = 0;  // the last pass that had something to do
     uint64_t prev_doorbell = 0;
     int prev_events = 0;
+    // Lingering pays only when another CPU can run the threads the NIC waits for: confined to
+    // one CPU, a lingering NIC thread takes turns with them (and a poller that never yields keeps
+    // it off that CPU for a whole scheduler slice, milliseconds), while a sleeping one is woken
+    // and preempts at once.
+    bool may_linger = false;
+    uint64_t next_cpu_check_ns = 0;
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint64_t doorbell_seen = doorbell_.load();
       graveyard_.clear();
@@ -825,7 +832,12 @@ class SoftDeviceImpl final : public SoftDevice {
       flush_all_tx();
       if (doorbell_seen != prev_doorbell || prev_events > 0) last_active_ns = now;
       prev_doorbell = doorbell_seen;
-      const bool linger = linger_ns > 0 && now - last_active_ns < linger_ns;
+      if (now >= next_cpu_check_ns) {  // the affinity may be changed from outside (taskset)
+        may_linger = linger_ns > 0 && allowed_cpus() > 1;
+        next_cpu_check_ns = now + kIdlePassNs;
+      }
+      const bool linger = may_linger && now - last_active_ns < linger_ns;
+      if (linger) lingers_.fetch_add(1, std::memory_order_relaxed);
 
       timespec timeout{0, 0};
       timespec* timeout_ptr = &timeout;
@@ -955,6 +967,13 @@ class SoftDeviceImpl final : public SoftDevice {
       next_park_check_ns_ = parked_.empty() ? 0 : now + kParkCheckNs;
     }
     if (!parked_.empty()) next_deadline_ns_ = std::min(next_deadline_ns_, next_park_check_ns_);
+  }
+
+  static int allowed_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    return CPU_COUNT(&set);
   }
 
   void refresh_qp_list() {
@@ -1902,6 +1921,7 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> completed_in_poll_{0};
   std::atomic<uint64_t> completed_by_nic_{0};
   std::atomic<uint64_t> parks_{0};
+  std::atomic<uint64_t> lingers_{0};
   std::atomic<uint64_t> unparks_{0};
   std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
   // Guards inserting into and erasing from connections_ and closing their fds against crash(),

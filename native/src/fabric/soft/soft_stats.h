@@ -26,6 +26,7 @@ struct SoftStats {
   // and those it read again after that poller stopped polling for a while.
   uint64_t responses_parked = 0;
   uint64_t responses_unparked = 0;
+  uint64_t lingers = 0;  // waits spent polling rather than sleeping (SoftConfig::linger_us)
   std::string last_error;            // most recent failure, human readable ("" if none)
 };
 
