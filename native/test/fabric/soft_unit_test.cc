@@ -402,10 +402,10 @@ TEST(SoftDevice, WithoutTheFastPathsOnlyTheNicThreadSendsAndCompletes) {
   EXPECT_EQ(s.responses_parked, 0u);
 }
 
-// A NIC thread confined to one CPU sleeps instead of lingering: it would take turns with the
-// poller it serves (one that never yields kept it off the CPU for a scheduler slice per
-// operation). Allowed more CPUs, it lingers after work.
-TEST(SoftDevice, NicLingersOnlyWhenItMayRunOnAnotherCpu) {
+// A lingering NIC thread on the one CPU of a poller that never yields would wait a scheduler
+// slice (milliseconds) for every operation; it notices the first such yield and sleeps instead
+// (woken, it preempts the poller at once). With CPUs to spare it lingers.
+TEST(SoftDevice, NicStopsLingeringWhenItsCpuIsHeldByAPollerThatNeverYields) {
   cpu_set_t original;
   ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
   int cpu = -1;
@@ -413,25 +413,28 @@ TEST(SoftDevice, NicLingersOnlyWhenItMayRunOnAnotherCpu) {
     if (CPU_ISSET(c, &original)) cpu = c;
   }
   ASSERT_GE(cpu, 0);
-  auto run = [&](const cpu_set_t& set, uint64_t* lingers) {
+  auto run = [&](const cpu_set_t& set, SoftStats* a_stats, SoftStats* b_stats) {
     ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);  // the NIC threads inherit it
     Endpoint a(open_device_with("a", /*fast_paths=*/true, /*linger_us=*/20));
     Endpoint b(open_device_with("b", /*fast_paths=*/true, /*linger_us=*/20));
     connect(a, b);
-    const auto cs = write_one_at_a_time(a, b, 100);
+    const auto cs = write_one_at_a_time(a, b, 100);  // spins on its CQ, never yields
     for (int i = 0; i < 100; ++i) ASSERT_EQ(cs[i].status, WcStatus::kSuccess);
-    *lingers = soft_stats(*a.device).lingers + soft_stats(*b.device).lingers;
+    *a_stats = soft_stats(*a.device);
+    *b_stats = soft_stats(*b.device);
   };
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  uint64_t confined = 0, free_to_move = 0;
-  run(one, &confined);
-  run(original, &free_to_move);
+  SoftStats a1, b1, a2, b2;
+  run(one, &a1, &b1);
+  run(original, &a2, &b2);
   ASSERT_EQ(sched_setaffinity(0, sizeof original, &original), 0);
-  EXPECT_EQ(confined, 0u);
+  // Confined: b's NIC lingered after serving a WRITE, stalled, and was banned for the rest.
+  EXPECT_GE(b1.linger_stalls, 1u);
+  EXPECT_LE(b1.linger_stalls + a1.linger_stalls, 4u);  // each ban lasts 100 ms or more
   if (CPU_COUNT(&original) > 1) {
-    EXPECT_GT(free_to_move, 0u);  // b served 100 WRITEs
+    EXPECT_GT(b2.lingers, 0u);  // b served 100 WRITEs
   }
 }
 

@@ -41,8 +41,8 @@ struct SoftConfig {
   // After a pass that had work, the NIC thread keeps polling its sockets (yielding the CPU
   // between polls) for this long before it sleeps: a request arriving meanwhile is served
   // without waking a sleeping thread — on a virtual machine, waking an idle CPU costs tens of
-  // microseconds. 0: sleep at once. A NIC thread allowed on one CPU only never lingers: it would
-  // take turns with the very threads it waits for.
+  // microseconds. 0: sleep at once. A NIC thread confined to one CPU whose yield kept it off
+  // that CPU for a millisecond (a thread there never yields) stops lingering for a while.
   uint32_t linger_us = 20;
 };
 

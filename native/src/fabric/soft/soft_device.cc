@@ -108,6 +108,11 @@ constexpr uint64_t kAcceptTimeoutNs = 2'000'000'000;
 // (rdma_rxe: ack timeout × retry count; catches a frozen peer whose kernel still ACKs TCP).
 constexpr uint64_t kResponseTimeoutNs = 2'000'000'000;
 constexpr uint64_t kIdlePassNs = 100'000'000;  // an idle NIC still passes over its QPs this often
+// A lingering NIC thread whose yield took this long shares its CPU with a thread that does not
+// yield: it stops lingering for kLingerBanMinNs, doubling up to kLingerBanMaxNs while it recurs.
+constexpr uint64_t kLingerStallNs = 1'000'000;
+constexpr uint64_t kLingerBanMinNs = 100'000'000;
+constexpr uint64_t kLingerBanMaxNs = 10'000'000'000;
 // How often the NIC looks whether the pollers it left responses to still poll (see park_responses).
 constexpr uint64_t kParkCheckNs = 10'000'000;
 // Loss hook: retransmissions of one operation before the QP fails (an RC QP's retry_cnt).
@@ -646,6 +651,7 @@ class SoftDeviceImpl final : public SoftDevice {
     s.completed_by_nic = completed_by_nic_.load();
     s.responses_parked = parks_.load();
     s.lingers = lingers_.load();
+    s.linger_stalls = linger_stalls_.load();
     s.responses_unparked = unparks_.load();
     std::lock_guard<std::mutex> lock(error_mu_);
     s.last_error = last_error_;
@@ -810,12 +816,17 @@ class SoftDeviceImpl final : public SoftDevice {
     uint64_t last_active_ns = 0;  // the last pass that had something to do
     uint64_t prev_doorbell = 0;
     int prev_events = 0;
-    // Lingering pays only when another CPU can run the threads the NIC waits for: confined to
-    // one CPU, a lingering NIC thread takes turns with them (and a poller that never yields keeps
-    // it off that CPU for a whole scheduler slice, milliseconds), while a sleeping one is woken
-    // and preempts at once.
-    bool may_linger = false;
+    // Lingering pays only while the NIC gets its CPU back promptly after each yield. Confined to
+    // the CPU of a poller that never yields, a lingering (runnable) NIC thread waits a whole
+    // scheduler slice — milliseconds — while a sleeping one is woken and preempts at once. There
+    // a yield that took that long bans lingering, for 100 ms, doubling while it recurs (to 10 s).
+    // Allowed several CPUs, the scheduler moves it away from the poller instead: no ban (one
+    // after a passing encounter would cost every round trip a sleeping thread's wake-up).
+    bool confined = false;
     uint64_t next_cpu_check_ns = 0;
+    uint64_t linger_banned_until_ns = 0;
+    uint64_t linger_ban_ns = kLingerBanMinNs;
+    uint64_t last_stall_ns = 0;
     while (!stop_.load(std::memory_order_relaxed)) {
       const uint64_t doorbell_seen = doorbell_.load();
       graveyard_.clear();
@@ -833,10 +844,10 @@ class SoftDeviceImpl final : public SoftDevice {
       if (doorbell_seen != prev_doorbell || prev_events > 0) last_active_ns = now;
       prev_doorbell = doorbell_seen;
       if (now >= next_cpu_check_ns) {  // the affinity may be changed from outside (taskset)
-        may_linger = linger_ns > 0 && allowed_cpus() > 1;
+        confined = allowed_cpus() == 1;
         next_cpu_check_ns = now + kIdlePassNs;
       }
-      const bool linger = may_linger && now - last_active_ns < linger_ns;
+      const bool linger = linger_ns > 0 && now - last_active_ns < linger_ns && now >= linger_banned_until_ns;
       if (linger) lingers_.fetch_add(1, std::memory_order_relaxed);
 
       timespec timeout{0, 0};
@@ -861,7 +872,16 @@ class SoftDeviceImpl final : public SoftDevice {
       nic.unlock();  // waiting, the NIC leaves posts and completions to the application threads
       int n = 0;
       if (linger && !config_.busy_poll) {
-        n = linger_wait(events, doorbell_seen, linger_until);
+        bool stalled = false;
+        n = linger_wait(events, doorbell_seen, linger_until, &stalled);
+        const uint64_t after = auth::monotonic_ns();
+        if (stalled && confined) {
+          if (after - last_stall_ns > kLingerBanMaxNs) linger_ban_ns = kLingerBanMinNs;
+          linger_banned_until_ns = after + linger_ban_ns;
+          linger_ban_ns = std::min(linger_ban_ns * 2, kLingerBanMaxNs);
+          last_stall_ns = after;
+          linger_stalls_.fetch_add(1, std::memory_order_relaxed);
+        }
       } else {
         n = epoll_pwait2(epoll_fd_, events, kMaxEvents, timeout_ptr, nullptr);
       }
@@ -895,13 +915,19 @@ class SoftDeviceImpl final : public SoftDevice {
 
   // Polls for events without the NIC lock until one arrives, the doorbell rings or `until_ns`,
   // yielding the CPU between polls (the peers it waits for may need this very core).
-  int linger_wait(epoll_event* events, uint64_t doorbell_seen, uint64_t until_ns) {
+  // `*stalled`: a yield kept this thread off the CPU for kLingerStallNs or more.
+  int linger_wait(epoll_event* events, uint64_t doorbell_seen, uint64_t until_ns, bool* stalled) {
     const timespec zero{0, 0};
     for (;;) {
       const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, &zero, nullptr);
       if (n != 0 || doorbell_.load() != doorbell_seen || stop_.load(std::memory_order_relaxed)) return n;
-      if (auth::monotonic_ns() >= until_ns) return 0;
+      const uint64_t before = auth::monotonic_ns();
+      if (before >= until_ns) return 0;
       sched_yield();
+      if (auth::monotonic_ns() - before >= kLingerStallNs) {
+        *stalled = true;
+        return 0;
+      }
     }
   }
 
@@ -1922,6 +1948,7 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> completed_by_nic_{0};
   std::atomic<uint64_t> parks_{0};
   std::atomic<uint64_t> lingers_{0};
+  std::atomic<uint64_t> linger_stalls_{0};
   std::atomic<uint64_t> unparks_{0};
   std::atomic<uint64_t> lost_connections_{0};  // see Device::lost_connections
   // Guards inserting into and erasing from connections_ and closing their fds against crash(),

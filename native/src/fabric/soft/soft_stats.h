@@ -27,6 +27,9 @@ struct SoftStats {
   uint64_t responses_parked = 0;
   uint64_t responses_unparked = 0;
   uint64_t lingers = 0;  // waits spent polling rather than sleeping (SoftConfig::linger_us)
+  // Lingers cut short because a yield took >= 1 ms while the NIC thread was confined to one CPU
+  // (lingering is then paused: see SoftConfig::linger_us).
+  uint64_t linger_stalls = 0;
   std::string last_error;            // most recent failure, human readable ("" if none)
 };
 
