@@ -402,6 +402,43 @@ TEST(SoftDevice, WithoutTheFastPathsOnlyTheNicThreadSendsAndCompletes) {
   EXPECT_EQ(s.responses_parked, 0u);
 }
 
+// Loopback peers talk over AF_UNIX when both accept it, over TCP otherwise; either way the same
+// frames flow (every WRITE lands and completes).
+TEST(SoftDevice, LoopbackPeersUseTheLocalTransportAndFallBackToTcp) {
+  auto open = [](const std::string& name, bool local) {
+    SoftConfig config;
+    config.name = name;
+    config.secret = kSecret;
+    config.local_transport = local;
+    return take(open_soft_device(config));
+  };
+  auto run = [](Endpoint& a, Endpoint& b) {
+    connect(a, b);
+    const auto cs = write_one_at_a_time(a, b, 50);
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(cs[i].status, WcStatus::kSuccess) << i;
+    for (int i = 0; i < 50; ++i) {
+      uint64_t v = 0;
+      std::memcpy(&v, b.memory.data() + 8 * i, 8);
+      EXPECT_EQ(v, uint64_t(1000 + i));
+    }
+  };
+  {
+    Endpoint a(open("a", true)), b(open("b", true));
+    run(a, b);
+    EXPECT_GE(soft_stats(*a.device).local_connections, 1u);
+  }
+  {
+    Endpoint a(open("a", true)), b(open("b", false));  // b has no local listener: TCP
+    run(a, b);
+    EXPECT_EQ(soft_stats(*a.device).local_connections, 0u);
+  }
+  {
+    Endpoint a(open("a", false)), b(open("b", true));  // a does not use it: TCP
+    run(a, b);
+    EXPECT_EQ(soft_stats(*a.device).local_connections, 0u);
+  }
+}
+
 // A lingering NIC thread on the one CPU of a poller that never yields would wait a scheduler
 // slice (milliseconds) for every operation; it notices the first such yield and sleeps instead
 // (woken, it preempts the poller at once). With CPUs to spare it lingers.

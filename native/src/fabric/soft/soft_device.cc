@@ -59,6 +59,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -471,12 +472,23 @@ class NicLock {
 
 // --- the device and its NIC thread --------------------------------------------------------------
 
+// The abstract AF_UNIX name of the local listener of the soft NIC listening on ip:port. Abstract
+// names belong to a network namespace, as the loopback address does, and vanish with the socket.
+socklen_t local_address(uint32_t ip_network_order, uint16_t port, sockaddr_un* addr) {
+  addr->sun_family = AF_UNIX;
+  const std::string name = "mu-soft-nic/" + net::format_endpoint(ip_network_order, port);
+  addr->sun_path[0] = '\0';
+  std::memcpy(addr->sun_path + 1, name.data(), name.size());
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+}
+
 class SoftDeviceImpl final : public SoftDevice {
  public:
-  SoftDeviceImpl(SoftConfig config, uint32_t listen_ip, int listen_fd)
+  SoftDeviceImpl(SoftConfig config, uint32_t listen_ip, int listen_fd, int local_listen_fd)
       : config_(std::move(config)),
         listen_ip_(listen_ip),
         listen_fd_(listen_fd),
+        local_listen_fd_(local_listen_fd),
         listen_port_(net::local_port(listen_fd)),
         device_id_(auth::random_u64() | 1),
         key_mask_(static_cast<uint32_t>(auth::random_u64())) {}
@@ -511,6 +523,8 @@ class SoftDeviceImpl final : public SoftDevice {
     graveyard_.clear();
     if (listen_fd_ >= 0) ::close(listen_fd_);
     listen_fd_ = -1;
+    if (local_listen_fd_ >= 0) ::close(local_listen_fd_);
+    local_listen_fd_ = -1;
   }
 
   Status start() {
@@ -524,6 +538,10 @@ class SoftDeviceImpl final : public SoftDevice {
     ev.events = EPOLLIN;
     ev.data.ptr = &listen_tag_;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) {
+      return Status::Error(ErrorCode::kInternal, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+    ev.data.ptr = &local_listen_tag_;
+    if (local_listen_fd_ >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, local_listen_fd_, &ev) != 0) {
       return Status::Error(ErrorCode::kInternal, std::string("epoll_ctl: ") + std::strerror(errno));
     }
     ev.data.ptr = &wake_tag_;
@@ -650,6 +668,7 @@ class SoftDeviceImpl final : public SoftDevice {
     s.completed_in_poll = completed_in_poll_.load();
     s.completed_by_nic = completed_by_nic_.load();
     s.responses_parked = parks_.load();
+    s.local_connections = local_connections_.load();
     s.lingers = lingers_.load();
     s.linger_stalls = linger_stalls_.load();
     s.responses_unparked = unparks_.load();
@@ -901,7 +920,9 @@ class SoftDeviceImpl final : public SoftDevice {
       for (int i = 0; i < n; ++i) {
         void* tag = events[i].data.ptr;
         if (tag == &listen_tag_) {
-          accept_all();
+          accept_all(listen_fd_);
+        } else if (tag == &local_listen_tag_) {
+          accept_all(local_listen_fd_);
         } else if (tag == &wake_tag_) {
           uint64_t count = 0;
           ssize_t r = ::read(wake_fd_, &count, sizeof(count));
@@ -941,13 +962,16 @@ class SoftDeviceImpl final : public SoftDevice {
     bool all = true;
     for (int i = 0; i < n && all; ++i) {
       void* tag = events[i].data.ptr;
-      if (tag == &listen_tag_ || tag == &wake_tag_ || events[i].events != EPOLLIN) return false;
+      if (tag == &listen_tag_ || tag == &local_listen_tag_ || tag == &wake_tag_ ||
+          events[i].events != EPOLLIN) {
+        return false;
+      }
       const CqCore* cq = static_cast<const Connection*>(tag)->response_cq.get();
       all = cq != nullptr && cq->reading_polls.load(std::memory_order_relaxed) != cq->nic_reading_polls_seen;
     }
     for (int i = 0; i < n; ++i) {  // after the test: several events may share one CQ
       void* tag = events[i].data.ptr;
-      if (tag == &listen_tag_ || tag == &wake_tag_) continue;
+      if (tag == &listen_tag_ || tag == &local_listen_tag_ || tag == &wake_tag_) continue;
       if (CqCore* cq = static_cast<const Connection*>(tag)->response_cq.get()) {
         cq->nic_reading_polls_seen = cq->reading_polls.load(std::memory_order_relaxed);
       }
@@ -993,6 +1017,23 @@ class SoftDeviceImpl final : public SoftDevice {
       next_park_check_ns_ = parked_.empty() ? 0 : now + kParkCheckNs;
     }
     if (!parked_.empty()) next_deadline_ns_ = std::min(next_deadline_ns_, next_park_check_ns_);
+  }
+
+  static bool is_loopback(uint32_t ip_network_order) { return (ntohl(ip_network_order) >> 24) == 127; }
+
+  // A connected AF_UNIX stream socket to the peer's local listener (see SoftConfig::local_transport),
+  // or -1 when it has none (it listens on TCP only, or is not up): the caller uses TCP then. The
+  // connect of a local stream socket completes at once; the handshake follows as over TCP.
+  static int connect_local(const PeerAddress& peer) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_un addr{};
+    const socklen_t len = local_address(peer.ip, peer.port, &addr);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
   }
 
   static int allowed_cpus() {
@@ -1219,18 +1260,25 @@ class SoftDeviceImpl final : public SoftDevice {
     const std::string endpoint = net::format_endpoint(qp.peer.ip, qp.peer.port);
     qp.nic.opened = true;
     qp.nic.eager = eager;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      if (retry_eager_locked(qp)) return;
-      fail_locked(qp, WcStatus::kRetryExceeded, std::string("socket: ") + std::strerror(errno));
-      return;
+    int fd = config_.local_transport && is_loopback(qp.peer.ip) ? connect_local(qp.peer) : -1;
+    const bool local = fd >= 0;
+    int rc = 0;
+    if (!local) {
+      fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        if (retry_eager_locked(qp)) return;
+        fail_locked(qp, WcStatus::kRetryExceeded, std::string("socket: ") + std::strerror(errno));
+        return;
+      }
+      net::set_nodelay(fd);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(qp.peer.port);
+      addr.sin_addr.s_addr = qp.peer.ip;
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    } else {
+      local_connections_.fetch_add(1, std::memory_order_relaxed);
     }
-    net::set_nodelay(fd);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(qp.peer.port);
-    addr.sin_addr.s_addr = qp.peer.ip;
-    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     if (rc != 0 && errno != EINPROGRESS) {
       const std::string why = std::strerror(errno);
       ::close(fd);
@@ -1419,20 +1467,21 @@ class SoftDeviceImpl final : public SoftDevice {
 
   // --- responder side ---------------------------------------------------------------------
 
-  void accept_all() {
+  void accept_all(int listen_fd) {
     for (int i = 0; i < kMaxEvents; ++i) {
-      sockaddr_in addr{};
+      sockaddr_in addr{};  // a local (AF_UNIX) peer's address is not an IP one: not used then
       socklen_t len = sizeof(addr);
-      const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
+      const int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN, or a transient error: the listener stays registered
-      net::set_nodelay(fd);
+      if (listen_fd == listen_fd_) net::set_nodelay(fd);
       auto conn = std::make_unique<Connection>();
       conn->fd = fd;
       conn->outgoing = false;
       conn->phase = Connection::Phase::kHandshake;
       conn->deadline_ns = auth::monotonic_ns() + kAcceptTimeoutNs;
-      conn->peer = net::format_endpoint(addr.sin_addr.s_addr, ntohs(addr.sin_port));
+      conn->peer = listen_fd == listen_fd_ ? net::format_endpoint(addr.sin_addr.s_addr, ntohs(addr.sin_port))
+                                           : std::string("a local peer");
       conn->handshake.emplace(auth::Handshake::Role::kAcceptor, config_.secret, kNicContext);
       if (!add_connection(std::move(conn), EPOLLIN)) ::close(fd);
     }
@@ -1906,6 +1955,7 @@ class SoftDeviceImpl final : public SoftDevice {
   const SoftConfig config_;
   const uint32_t listen_ip_;
   int listen_fd_;
+  int local_listen_fd_;  // AF_UNIX, or -1 (SoftConfig::local_transport)
   const uint16_t listen_port_;
   const uint64_t device_id_;
   const uint32_t key_mask_;
@@ -1922,6 +1972,7 @@ class SoftDeviceImpl final : public SoftDevice {
   uint64_t loss_rng_ = auth::random_u64();  // device lock
   std::atomic<uint64_t> config_version_{0};
   char listen_tag_ = 0;
+  char local_listen_tag_ = 0;
   char wake_tag_ = 0;
 
   NicLock nic_lock_;  // the NIC's own state (see the top of this file)
@@ -1947,6 +1998,7 @@ class SoftDeviceImpl final : public SoftDevice {
   std::atomic<uint64_t> completed_in_poll_{0};
   std::atomic<uint64_t> completed_by_nic_{0};
   std::atomic<uint64_t> parks_{0};
+  std::atomic<uint64_t> local_connections_{0};
   std::atomic<uint64_t> lingers_{0};
   std::atomic<uint64_t> linger_stalls_{0};
   std::atomic<uint64_t> unparks_{0};
@@ -2147,6 +2199,7 @@ Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config) {
                          "into every QP address)");
   }
   int listen_fd = -1;
+  int local_listen_fd = -1;
   {
     net::ScopedNetns netns;  // the listening socket lives in the device's namespace
     Status entered = netns.enter(config.netns);
@@ -2154,8 +2207,21 @@ Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config) {
     Result<int> fd = net::listen_tcp(*ip, config.listen_port, /*nonblocking=*/true);
     if (!fd.ok()) return fd.status();
     listen_fd = *fd;
+    // Beside it, for peers in this namespace that reach us over loopback, an AF_UNIX listener
+    // named after the TCP endpoint. Without it (bind failed) they simply connect over TCP.
+    if (config.local_transport && (ntohl(*ip) >> 24) == 127) {
+      const int local = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      sockaddr_un addr{};
+      const socklen_t len = local_address(*ip, net::local_port(listen_fd), &addr);
+      if (local >= 0 && ::bind(local, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+          ::listen(local, 128) == 0) {
+        local_listen_fd = local;
+      } else if (local >= 0) {
+        ::close(local);
+      }
+    }
   }
-  auto device = std::make_unique<SoftDeviceImpl>(config, *ip, listen_fd);
+  auto device = std::make_unique<SoftDeviceImpl>(config, *ip, listen_fd, local_listen_fd);
   Status started = device->start();
   if (!started.ok()) return started;
   return std::unique_ptr<SoftDevice>(std::move(device));

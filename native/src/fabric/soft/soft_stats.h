@@ -26,6 +26,7 @@ struct SoftStats {
   // and those it read again after that poller stopped polling for a while.
   uint64_t responses_parked = 0;
   uint64_t responses_unparked = 0;
+  uint64_t local_connections = 0;  // outgoing connections made over AF_UNIX (local_transport)
   uint64_t lingers = 0;  // waits spent polling rather than sleeping (SoftConfig::linger_us)
   // Lingers cut short because a yield took >= 1 ms while the NIC thread was confined to one CPU
   // (lingering is then paused: see SoftConfig::linger_us).
