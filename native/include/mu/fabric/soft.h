@@ -1,6 +1,7 @@
 // The `soft` fabric: software RDMA for machines without RDMA NICs (DESIGN.md §3.2).
 //
 // Each SoftDevice runs a soft NIC (one thread) that serves one-sided operations arriving over TCP
+// (AF_UNIX between peers on loopback addresses, see SoftConfig::local_transport)
 // against the device's registered regions, enforcing region access, rkeys, bounds, QP states and
 // QP access flags exactly as fabric.h states (behaviour modelled on rdma_rxe). Peers authenticate
 // with the cluster secret when a connection opens; a peer without it is refused before it can
