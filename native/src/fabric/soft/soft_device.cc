@@ -472,6 +472,8 @@ class NicLock {
 
 // --- the device and its NIC thread --------------------------------------------------------------
 
+bool is_loopback(uint32_t ip_network_order) { return (ntohl(ip_network_order) >> 24) == 127; }
+
 // The abstract AF_UNIX name of the local listener of the soft NIC listening on ip:port. Abstract
 // names belong to a network namespace, as the loopback address does, and vanish with the socket.
 socklen_t local_address(uint32_t ip_network_order, uint16_t port, sockaddr_un* addr) {
@@ -1018,8 +1020,6 @@ class SoftDeviceImpl final : public SoftDevice {
     }
     if (!parked_.empty()) next_deadline_ns_ = std::min(next_deadline_ns_, next_park_check_ns_);
   }
-
-  static bool is_loopback(uint32_t ip_network_order) { return (ntohl(ip_network_order) >> 24) == 127; }
 
   // A connected AF_UNIX stream socket to the peer's local listener (see SoftConfig::local_transport),
   // or -1 when it has none (it listens on TCP only, or is not up): the caller uses TCP then. The
@@ -2209,7 +2209,7 @@ Result<std::unique_ptr<SoftDevice>> open_soft_device(const SoftConfig& config) {
     listen_fd = *fd;
     // Beside it, for peers in this namespace that reach us over loopback, an AF_UNIX listener
     // named after the TCP endpoint. Without it (bind failed) they simply connect over TCP.
-    if (config.local_transport && (ntohl(*ip) >> 24) == 127) {
+    if (config.local_transport && is_loopback(*ip)) {
       const int local = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       sockaddr_un addr{};
       const socklen_t len = local_address(*ip, net::local_port(listen_fd), &addr);
