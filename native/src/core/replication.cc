@@ -180,10 +180,18 @@ ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, ui
 
 bool ReplicationPlane::poll() {
   bool progress = false;
+  // A ready leader sends what was proposed since the last poll before it looks at completions:
+  // the send is the start of the request's round trip, the CQ polls are not. Safe to do before
+  // this poll's permission check: permissions change only in permissions_.poll() below, and the
+  // previous poll's check found them ours (the same order as sending at the end of that poll).
+  if (phase_ == Phase::kReady && !to_propose_.empty() && quorum()) progress |= fill_pipeline();
   Completion* cs = completions_;  // a member: not constructed (32 × 24 bytes) on every poll
   int n = memory_.log_cq->poll(cs, kCompletionsPerPoll);
   for (int i = 0; i < n; ++i) on_log_completion(cs[i]);
   progress |= n > 0;
+  // What these acks decided is applied (and answered) now, not after the rest of the poll: a
+  // decided entry stays decided whatever the checks below find.
+  if (n > 0 && role_ != Role::kFollower && applied_index_ < known_commit_) apply_committed();
   n = memory_.bg_cq->poll(cs, kCompletionsPerPoll);
   for (int i = 0; i < n; ++i) on_bg_completion(cs[i]);
   progress |= n > 0;

@@ -526,6 +526,60 @@ TEST(SoftDevice, NicLeavesResponsesToASpinningPollerAndTakesThemBackWhenItStops)
   EXPECT_EQ(c.wr_id, 2u);
 }
 
+// Responses waiting on two connections of one CQ: a poll completes those of one connection and
+// returns (its caller wants the first completion now, not after another recv), and the next
+// poll starts with the other connection, so neither waits behind the other. Two streams of
+// WRITEs to two peers, the poller spinning: a poll returning both QPs' completions can only be
+// one where the NIC thread had completed some itself.
+TEST(SoftDevice, PollReadsOneConnectionAtATimeAndTheNextPollStartsWithTheOther) {
+  Endpoint a(open_device_with("a", /*fast_paths=*/true, /*linger_us=*/0));
+  Endpoint b(open_device_with("b", /*fast_paths=*/true, /*linger_us=*/0));
+  Endpoint c(open_device_with("c", /*fast_paths=*/true, /*linger_us=*/0));
+  std::unique_ptr<QueuePair> a_to_c = take(a.device->create_qp(*a.cq, QpCaps{}));  // same CQ
+  connect(a, b);
+  ASSERT_TRUE(a_to_c->to_init(kAccessAll).ok());
+  ASSERT_TRUE(c.qp->to_init(kAccessAll).ok());
+  ASSERT_TRUE(a_to_c->to_rtr(c.qp->address()).ok());
+  ASSERT_TRUE(c.qp->to_rtr(a_to_c->address()).ok());
+  ASSERT_TRUE(a_to_c->to_rts().ok());
+  ASSERT_TRUE(c.qp->to_rts().ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // connected ahead of work
+  constexpr uint64_t kPerQp = 2000;
+  constexpr uint64_t kWindow = 4;
+  QueuePair* qps[2] = {a.qp.get(), a_to_c.get()};
+  const RemoteRegion to[2] = {b.region->remote(), c.region->remote()};
+  uint64_t posted[2] = {0, 0}, completed[2] = {0, 0};
+  uint64_t mixed_polls = 0, polls_with_completions = 0;
+  const SoftStats before = soft_stats(*a.device);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (completed[0] < kPerQp || completed[1] < kPerQp) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << completed[0] << " / " << completed[1];
+    for (int q = 0; q < 2; ++q) {
+      while (posted[q] < kPerQp && posted[q] - completed[q] < kWindow) {
+        WorkRequest wr = write_wr(a, 8 * q, 8, to[q], 8 * (posted[q] % 64), posted[q] * 2 + q);
+        ASSERT_TRUE(qps[q]->post(wr).ok());
+        ++posted[q];
+      }
+    }
+    Completion cs[16];
+    const int n = a.cq->poll(cs, 16);
+    bool seen[2] = {false, false};
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(cs[i].status, WcStatus::kSuccess);
+      const int q = static_cast<int>(cs[i].wr_id % 2);
+      ASSERT_EQ(cs[i].wr_id / 2, completed[q]) << "QP " << q << " out of order";
+      ++completed[q];
+      seen[q] = true;
+    }
+    polls_with_completions += n > 0;
+    mixed_polls += seen[0] && seen[1];
+  }
+  const SoftStats after = soft_stats(*a.device);
+  const uint64_t by_nic = after.completed_by_nic - before.completed_by_nic;
+  EXPECT_EQ(after.completed_in_poll - before.completed_in_poll + by_nic, 2 * kPerQp);
+  EXPECT_LE(mixed_polls, by_nic) << "of " << polls_with_completions << " polls with completions";
+}
+
 // Two application threads post and poll on their own QPs of one device while its NIC thread
 // serves a third QP's peer: every QP's completions come in order and every byte lands.
 TEST(SoftDevice, ThreadsPostingAndPollingOneDeviceKeepEachQpInOrder) {

@@ -236,6 +236,7 @@ struct CqCore {
   // NIC thread leaves the CQ's responses to the poller (see park_responses).
   std::atomic<uint64_t> reading_polls{0};
   uint64_t nic_reading_polls_seen = 0;  // NIC thread only
+  size_t next_reading_qp = 0;  // where complete_from_poll starts (under the NIC lock)
 };
 
 // --- queue pairs --------------------------------------------------------------------------------
@@ -762,14 +763,23 @@ class SoftDeviceImpl final : public SoftDevice {
     const bool pass_again_before = pass_again_;
     const size_t graveyard_before = graveyard_.size();
     pass_again_ = false;
-    for (const auto& qp : nic_qps_) {
+    // It stops at the first connection that completed something (the poller wants it now; the
+    // others are read by its next poll), starting after that one next time so none starves.
+    const size_t count = nic_qps_.size();
+    for (size_t k = 0; k < count; ++k) {
+      const size_t i = (cq->next_reading_qp + k) % count;
+      const auto& qp = nic_qps_[i];
       if (qp->cq.get() != cq) continue;
       Connection* c = qp->nic.conn;
       if (c == nullptr || c->closed || c->phase != Connection::Phase::kReady) continue;
       if (c->next_response_seq == c->next_request_seq) continue;  // nothing on the wire
       const uint64_t before = c->next_response_seq;
       read_from(c);
-      completed_in_poll_.fetch_add(c->next_response_seq - before, std::memory_order_relaxed);
+      if (c->next_response_seq != before) {
+        completed_in_poll_.fetch_add(c->next_response_seq - before, std::memory_order_relaxed);
+        cq->next_reading_qp = i + 1;
+        break;
+      }
     }
     const bool wake_nic = pass_again_ || graveyard_.size() != graveyard_before;
     pass_again_ = pass_again_ || pass_again_before;
