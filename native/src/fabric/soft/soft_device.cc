@@ -1831,6 +1831,12 @@ class SoftDeviceImpl final : public SoftDevice {
           continue;
         }
         process_input(c);
+        // Responses leave now, not after another recv and the rest of the NIC pass: they are
+        // the requester's round trip.
+        if (!c->outgoing && c->phase == Connection::Phase::kReady && c->tx_begin < c->tx_end &&
+            !c->want_write) {
+          flush_tx(c);
+        }
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
