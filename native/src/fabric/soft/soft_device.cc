@@ -774,7 +774,7 @@ class SoftDeviceImpl final : public SoftDevice {
       if (c == nullptr || c->closed || c->phase != Connection::Phase::kReady) continue;
       if (c->next_response_seq == c->next_request_seq) continue;  // nothing on the wire
       const uint64_t before = c->next_response_seq;
-      read_from(c);
+      read_from(c, /*once=*/true);
       if (c->next_response_seq != before) {
         completed_in_poll_.fetch_add(c->next_response_seq - before, std::memory_order_relaxed);
         cq->next_reading_qp = i + 1;
@@ -1807,7 +1807,10 @@ class SoftDeviceImpl final : public SoftDevice {
     }
   }
 
-  void read_from(Connection* c) {
+  // Reads and processes until the socket is empty (or kMaxReadsPerEvent reads). `once`: stop
+  // after the first read that brought data — a poller wants its completion now, not after one
+  // more (empty) recv; what is left is read by its next poll.
+  void read_from(Connection* c, bool once = false) {
     for (int i = 0; i < kMaxReadsPerEvent && !c->closed; ++i) {
       if (c->rx_begin == c->rx_end) c->rx_begin = c->rx_end = 0;
       if (c->rx_end == c->rx.size()) {
@@ -1837,6 +1840,7 @@ class SoftDeviceImpl final : public SoftDevice {
             !c->want_write) {
           flush_tx(c);
         }
+        if (once) return;
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
