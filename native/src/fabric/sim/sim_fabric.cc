@@ -65,6 +65,9 @@ struct SimQpState {
   std::deque<Op> send_queue;  // posted, not yet completed; front is the oldest
   uint64_t delay_steps = 0;   // this QP's link is slow: its operations start this much later
   size_t executed_count = 0;  // ops at the front of send_queue that the responder finished
+  // Inline-payload buffers of completed ops, reused by the next posts: a post costs no heap
+  // allocation (the simulator's overhead stays out of the engine's measured cost).
+  std::vector<std::vector<uint8_t>> spare_inline;
 };
 
 struct SimCqState {
@@ -277,6 +280,9 @@ struct SimWorld::Impl {
       return;
     }
     if (op.wr.signaled) push_completion(qp, op, WcStatus::kSuccess);
+    if (op.inline_payload.capacity() > 0 && qp.spare_inline.size() < qp.max_send_wr) {
+      qp.spare_inline.push_back(std::move(op.inline_payload));
+    }
     if (!qp.send_queue.empty()) {
       qp.send_queue.front().eligible_step =
           std::max(qp.send_queue.front().eligible_step, steps);
@@ -447,6 +453,10 @@ class SimQp final : public QueuePair {
     op.wr = wr;
     if (wr.inline_data) {
       const auto* p = static_cast<const uint8_t*>(wr.local_addr);
+      if (!s_.spare_inline.empty()) {
+        op.inline_payload = std::move(s_.spare_inline.back());
+        s_.spare_inline.pop_back();
+      }
       op.inline_payload.assign(p, p + wr.length);
     }
     if (s_.state == QpState::kErr) {
