@@ -977,7 +977,7 @@ void ReplicationPlane::advance_commit() {
   const uint32_t needed = majority(config_.replica_count);
   bool advanced = false;
   while (!inflight_.empty() &&
-         static_cast<uint32_t>(__builtin_popcount(inflight_.front().acks & voter_mask())) >= needed) {
+         count_members(inflight_.front().acks & voter_mask()) >= needed) {
     const Inflight& f = inflight_.front();
     const uint64_t latency_ns = now() - f.posted_ns;
     size_t bucket = 0;
