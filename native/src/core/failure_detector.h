@@ -85,6 +85,23 @@ class FailureDetector {
   bool voter(uint32_t id) const { return id == config_.self_id ? self_voter_ : voter_[id]; }
   void set_self_voter(bool voter) { self_voter_ = voter; }
   bool known(uint32_t id) const { return id == config_.self_id || known_[id]; }
+  // voter(), alive() and known() over the whole group in one pass (every poll needs them).
+  struct Census {
+    uint32_t voters = 0;        // bit per voter
+    uint32_t alive = 0;         // how many are alive
+    uint32_t alive_voters = 0;  // alive and a voter, or alive and not heard from yet
+  };
+  Census census() const {
+    Census c;
+    for (uint32_t i = 0; i < config_.replica_count; ++i) {
+      const bool v = voter(i), a = alive(i);
+      c.voters |= uint32_t{v} << i;
+      c.alive += a;
+      // Not heard from yet (start-up): may well be a voter; do not call the quorum lost early.
+      c.alive_voters += a && (v || !known(i));
+    }
+    return c;
+  }
   // Graceful hand-over: peers read it with the heartbeat and treat us as failed at once.
   void set_leaving();
   uint32_t score(uint32_t id) const { return score_[id]; }

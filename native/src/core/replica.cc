@@ -38,7 +38,7 @@ bool Replica::poll() {
   // would keep believing it leads, and never be seen to recover.
   const DetectorConfig& dc = config_.detector;
   const uint64_t notice_ns = uint64_t{dc.score_max - dc.failure_threshold + 1} * dc.read_period_ns * 2;
-  bool stuck = now >= demoted_until_ns_ && plane_.stuck(dc.fate_share_ns);
+  bool stuck = now >= demoted_until_ns_ && plane_.stuck(dc.fate_share_ns, now);
   if (!stuck) {
     stuck_since_ns_ = 0;
   } else if (stuck_since_ns_ == 0) {
@@ -53,17 +53,9 @@ bool Replica::poll() {
   }
   detector_.set_self_voter(plane_.voter());
   bool progress = detector_.poll(stuck);
-  uint32_t voters = 0;
-  for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
-    if (detector_.voter(i)) voters |= 1u << i;
-  }
-  plane_.set_peer_voters(voters);
-  uint32_t alive = 0, alive_voters = 0;
-  for (uint32_t i = 0; i < config_.replication.replica_count; ++i) {
-    alive += detector_.alive(i);
-    // Not heard from yet (start-up): may well be a voter; do not call the quorum lost early.
-    alive_voters += detector_.alive(i) && (detector_.voter(i) || !detector_.known(i));
-  }
+  const FailureDetector::Census census = detector_.census();
+  plane_.set_peer_voters(census.voters);
+  const uint32_t alive = census.alive, alive_voters = census.alive_voters;
   const uint32_t needed = majority(config_.replication.replica_count);
   if (alive_voters >= needed) {
     short_of_voters_since_ns_ = 0;

@@ -1163,12 +1163,12 @@ std::string ReplicationPlane::describe_peer(uint32_t id) {
          " applied=" + std::to_string(ps.last_header.applied_index);
 }
 
-bool ReplicationPlane::stuck(uint64_t bound_ns) const {
+bool ReplicationPlane::stuck(uint64_t bound_ns, uint64_t now_ns) const {
   // Waiting for permissions is not stuck replication: those are granted by whoever the others
   // believe leads, and their views converge by themselves.
   if (role_ == Role::kFollower || phase_ == Phase::kAcquire) return false;
   const bool pending = !inflight_.empty() || !to_propose_.empty() || phase_ != Phase::kReady;
-  return pending && now() - last_progress_ns_ > bound_ns;
+  return pending && now_ns - last_progress_ns_ > bound_ns;
 }
 
 const ReplicationStats& ReplicationPlane::stats() {

@@ -179,7 +179,7 @@ class ReplicationPlane {
   // Heartbeat completions arrive on the background CQ this plane polls: forwarded there.
   void set_detector(FailureDetector* detector) { detector_ = detector; }
   // Fate sharing: leading (or trying to) with work pending and no commit progress for bound_ns.
-  bool stuck(uint64_t bound_ns) const;
+  bool stuck(uint64_t bound_ns, uint64_t now_ns) const;
   Role role() const { return role_; }
   std::vector<PeerLink>& peers() { return peers_; }
   ReplicaMemory& memory() { return memory_; }
