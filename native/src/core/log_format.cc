@@ -60,6 +60,20 @@ EntryRead read_entry(const uint8_t* ring, size_t ring_bytes, uint64_t vpos, uint
   return decode_entry(scratch.data(), total, vpos, expected_index, max_payload_bytes, out);
 }
 
+EntryRead read_own_entry(const uint8_t* ring, size_t ring_bytes, uint64_t vpos, uint64_t expected_index,
+                         DecodedEntry* out) {
+  assert(ring_bytes % kCacheLineBytes == 0 && vpos % kCacheLineBytes == 0);
+  const size_t offset = vpos % ring_bytes;
+  EntryHeader h;
+  std::memcpy(&h, ring + offset, sizeof h);
+  if (h.index != expected_index || h.vpos != vpos) return EntryRead::kInvalid;
+  if (entry_bytes(h.payload_bytes) > ring_bytes - offset) return EntryRead::kInvalid;
+  if (h.kind != EntryKind::kData && h.kind != EntryKind::kNoop) return EntryRead::kInvalid;
+  out->header = h;
+  out->payload = ring + offset + sizeof h;
+  return EntryRead::kValid;
+}
+
 uint64_t entry_position(uint64_t vpos, size_t max_entry_bytes, size_t ring_bytes) {
   assert(max_entry_bytes <= ring_bytes);
   const uint64_t lap_end = (vpos / ring_bytes + 1) * ring_bytes;

@@ -101,6 +101,12 @@ struct DecodedEntry {
 EntryRead read_entry(const uint8_t* ring, size_t ring_bytes, uint64_t vpos, uint64_t expected_index,
                      size_t max_payload_bytes, std::vector<uint8_t>& scratch, DecodedEntry* out);
 
+// An entry this replica encoded itself, in a log nobody else may have written since (the
+// leader's own entries of its current term): decoded in place — no copy, no checksum — with
+// `out->payload` pointing into the ring. kInvalid if the header is not the expected one.
+EntryRead read_own_entry(const uint8_t* ring, size_t ring_bytes, uint64_t vpos, uint64_t expected_index,
+                         DecodedEntry* out);
+
 // Where the entry following `vpos` starts: vpos, or the next lap when fewer than
 // max_entry_bytes remain before the ring's end.
 uint64_t entry_position(uint64_t vpos, size_t max_entry_bytes, size_t ring_bytes);

@@ -756,6 +756,10 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
   h.batch_id = batch_id;
   uint8_t* local = ring() + at % ring_bytes();
   const uint32_t bytes = static_cast<uint32_t>(encode_entry(local, h, payload));
+  if (own_term_ != term_) {
+    own_term_ = term_;
+    own_from_index_ = index;
+  }
   Inflight f;
   f.posted_ns = now();
   f.index = index;
@@ -1029,10 +1033,18 @@ bool ReplicationPlane::apply_committed() {
     }
   }
   bool progress = false;
+  const bool own_term = role_ == Role::kLeader && own_term_ == term_;
   for (uint32_t k = 0; k < config_.applies_per_poll && applied_index_ < known_commit_; ++k) {
     const uint64_t at = position(applied_vpos_);
-    const EntryRead r =
-        read_entry(ring(), ring_bytes(), at, applied_index_, max_payload, apply_scratch_, &e);
+    EntryRead r = EntryRead::kInvalid;
+    if (own_term && applied_index_ >= own_from_index_) {
+      r = read_own_entry(ring(), ring_bytes(), at, applied_index_, &e);
+      assert(r == EntryRead::kValid);  // we wrote it and nobody else could: our own bug otherwise
+      stats_.applied_in_place += r == EntryRead::kValid;
+    }
+    if (r != EntryRead::kValid) {
+      r = read_entry(ring(), ring_bytes(), at, applied_index_, max_payload, apply_scratch_, &e);
+    }
     if (r != EntryRead::kValid) break;  // being rewritten right now: try again next poll
     apply_entry(e);
     ++applied_index_;

@@ -113,6 +113,7 @@ struct ReplicationStats {
   uint64_t log_full_events = 0;
   uint64_t pending_requests = 0;
   uint64_t duplicate_batches_skipped = 0;
+  uint64_t applied_in_place = 0;  // leader: own entries of its term applied without copy and CRC
   uint64_t peer_failures = 0;
   uint64_t reprepares = 0;  // prepare run again for a follower that granted late
   uint64_t catch_up_impossible = 0;  // a follower whose missing entries were recycled
@@ -334,6 +335,11 @@ class ReplicationPlane {
   uint64_t request_seq_ = 0;   // our permission requests (self and peers), monotonic
   uint64_t self_request_seq_ = 0;
   uint64_t term_ = 0;          // local count of candidacies/aborts; tags work-request ids
+  // Entries at or above own_from_index_ were encoded by accept() in term own_term_: while that is
+  // still the term and we lead, nobody else can have written them (another writer needs our
+  // permission manager's grant, which aborts the term first), so they are applied in place.
+  uint64_t own_term_ = UINT64_MAX;
+  uint64_t own_from_index_ = 0;
   uint64_t proposal_ = 0;
   uint64_t batch_seq_ = 0;
 

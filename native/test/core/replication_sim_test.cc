@@ -162,6 +162,7 @@ TEST(Replication, SeededSchedulesAgreeAndLoseNothing) {
 // going. Its writes after the revocation never land, and nothing acknowledged is lost.
 TEST(Replication, LeaderChangeWithAPausedOldLeader) {
   const uint64_t n_seeds = seeds(60);
+  uint64_t seeds_with_earlier_entries = 0;
   for (uint64_t seed = 1; seed <= n_seeds; ++seed) {
     SimClusterOptions o;
     o.replicas = 3 + 2 * (seed % 2);
@@ -220,7 +221,15 @@ TEST(Replication, LeaderChangeWithAPausedOldLeader) {
     }
     EXPECT_EQ(c.replica(1).plane->stats().role, Role::kLeader) << ctx;
     EXPECT_EQ(c.replica(0).plane->stats().role, Role::kFollower) << ctx;
+    // The new leader applied the entries of its own term in place, and those decided before its
+    // term (written by the old leader through its NIC) through the copy-and-checksum path — when
+    // the old leader decided any (below: in some seeds at least).
+    const ReplicationStats st = c.replica(1).plane->stats();
+    EXPECT_GT(st.applied_in_place, 0u) << ctx;
+    EXPECT_LE(st.applied_in_place, st.applied_index) << ctx;
+    seeds_with_earlier_entries += st.applied_in_place < st.applied_index;
   }
+  EXPECT_GT(seeds_with_earlier_entries, 0u);
 }
 
 TEST(Replication, LogRecyclingWrapsManyTimesWithoutOverrun) {
@@ -243,7 +252,10 @@ TEST(Replication, LogRecyclingWrapsManyTimesWithoutOverrun) {
   ASSERT_EQ(proposed, total);
   ASSERT_TRUE(c.run_until_applied(total, 5'000'000));
   c.check("recycling");
-  EXPECT_GT(c.replica(0).plane->stats().commit_index, 0u);
+  const ReplicationStats st = c.replica(0).plane->stats();
+  EXPECT_GT(st.commit_index, 0u);
+  // Leader from the start: every entry it applied is one it wrote in this term, applied in place.
+  EXPECT_EQ(st.applied_in_place, st.applied_index);
 }
 
 TEST(Replication, FullLogIsBackPressureNotOverrun) {
