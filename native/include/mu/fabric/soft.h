@@ -34,7 +34,9 @@ struct SoftConfig {
   // peers whose responses it carries). While a CQ is being polled like this, the NIC thread
   // stops watching its QPs' connections for responses (no wake-up per response, no NIC pass
   // holding the lock the poll needs); it watches them again once a 10 ms check finds the CQ
-  // was not polled, so responses are completed whether or not anyone polls.
+  // was not polled, so responses are completed whether or not anyone polls. Such a poll reads
+  // one connection once and returns what that completed (the caller wants its first completion
+  // now); the next poll starts with the next connection.
   bool complete_in_poll = true;
   // post() sends the work request from the posting thread when its QP is connected and idle of
   // faults (false: the NIC thread sends it after a wakeup).
