@@ -761,7 +761,8 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
     own_from_index_ = index;
   }
   Inflight f;
-  f.posted_ns = now();
+  const uint64_t t = now();
+  f.posted_ns = t;
   f.index = index;
   f.vpos = at;
   f.bytes = bytes;
@@ -775,7 +776,7 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
   }
   next_index_ = index + 1;
   next_vpos_ = at + bytes;
-  last_send_ns_ = now();
+  last_send_ns_ = t;
   advance_commit();  // a single-replica group decides at once
 }
 
@@ -980,10 +981,12 @@ void ReplicationPlane::note_ack(uint32_t replica, uint64_t index) {
 void ReplicationPlane::advance_commit() {
   const uint32_t needed = majority(config_.replica_count);
   bool advanced = false;
+  uint64_t t = 0;  // one clock read for everything this call decides (a read is ~25 ns on a VM)
   while (!inflight_.empty() &&
          count_members(inflight_.front().acks & voter_mask()) >= needed) {
     const Inflight& f = inflight_.front();
-    const uint64_t latency_ns = now() - f.posted_ns;
+    if (t == 0) t = now();
+    const uint64_t latency_ns = t - f.posted_ns;
     size_t bucket = 0;
     while (bucket + 1 < kLatencyBuckets && latency_ns > kLatencyBoundsMicros[bucket] * 1000) ++bucket;
     ++stats_.latency_buckets[bucket];
@@ -996,10 +999,10 @@ void ReplicationPlane::advance_commit() {
     advanced = true;
   }
   if (!advanced) return;
-  last_progress_ns_ = now();
+  last_progress_ns_ = t;
   known_commit_ = std::max(known_commit_, commit_index_);
   // The new term's first commit: entries adopted during prepare are decided before it is done.
-  if (milestones_.first_commit_ns == 0 && phase_ == Phase::kReady) milestones_.first_commit_ns = now();
+  if (milestones_.first_commit_ns == 0 && phase_ == Phase::kReady) milestones_.first_commit_ns = t;
   if (phase_ == Phase::kAcceptAdopted && inflight_.empty()) {
     begin_read_slot();  // the adopted value is decided: prepare the next index
   }
