@@ -1019,13 +1019,26 @@ bool ReplicationPlane::apply_committed() {
   if (role_ == Role::kFollower) {
     // Learn piggybacked commit points from entries past the applied point. Only *learning*
     // happens here; an entry is applied after the commit point covering it was seen, by reading
-    // it again (a newer leader may have replaced an undecided copy meanwhile).
+    // it again (a newer leader may have replaced an undecided copy meanwhile). Each pass resumes
+    // where the last one stopped: the entries before were read (and their commit points learned)
+    // already. If that entry is not valid any more (a new leader rewrote the tail), the pass
+    // scans from the applied point as well. Learning less is always safe: a later entry or the
+    // leader's published commit point carries the same knowledge.
     uint64_t index = applied_index_;
     uint64_t vpos = applied_vpos_;
+    if (learn_index_ > applied_index_) {
+      index = learn_index_;
+      vpos = learn_vpos_;
+    }
     for (uint32_t k = 0; k < config_.applies_per_poll; ++k) {
       const uint64_t at = position(vpos);
       if (read_entry(ring(), ring_bytes(), at, index, max_payload, apply_scratch_, &e) !=
           EntryRead::kValid) {
+        if (k == 0 && index != applied_index_) {
+          index = applied_index_;
+          vpos = applied_vpos_;
+          continue;
+        }
         break;
       }
       known_commit_ = std::max(known_commit_, e.header.commit);
@@ -1034,6 +1047,8 @@ bool ReplicationPlane::apply_committed() {
       ++index;
       vpos = at + entry_bytes(e.header.payload_bytes);
     }
+    learn_index_ = index;
+    learn_vpos_ = vpos;
   }
   bool progress = false;
   const bool own_term = role_ == Role::kLeader && own_term_ == term_;

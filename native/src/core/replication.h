@@ -377,6 +377,8 @@ class ReplicationPlane {
   // Follower (apply) state.
   uint64_t applied_index_ = 0;
   uint64_t applied_vpos_ = 0;
+  uint64_t learn_index_ = 0;  // follower: where the next pass learning commit points resumes
+  uint64_t learn_vpos_ = 0;
   uint64_t known_commit_ = 0;
   std::vector<uint8_t> apply_scratch_;
   RecentIds applied_batches_;  // batch ids applied lately (a re-proposed batch applies once)
