@@ -50,12 +50,17 @@ struct ShiftTables {
   uint32_t t[4][256];
 };
 
+// Built at start-up in every process: shift each of the 32 register bits once (32 x 256 zero
+// bytes), then every table entry is the XOR of its bits' shifts (shift is linear).
 ShiftTables make_shift_tables() {
-  ShiftTables s{};
   const uint8_t zeros[kStreamBytes] = {};
+  uint32_t bit[32];
+  for (int i = 0; i < 32; ++i) bit[i] = crc32c_portable(zeros, kStreamBytes, uint32_t{1} << i);
+  ShiftTables s{};
   for (int k = 0; k < 4; ++k) {
-    for (uint32_t b = 0; b < 256; ++b) {
-      s.t[k][b] = crc32c_portable(zeros, kStreamBytes, b << (8 * k));
+    for (uint32_t b = 1; b < 256; ++b) {
+      const int low = __builtin_ctz(b);  // b = lowest set bit + the rest, already computed
+      s.t[k][b] = bit[8 * k + low] ^ s.t[k][b & (b - 1)];
     }
   }
   return s;

@@ -101,7 +101,10 @@ class RecentIds {
     shift_ = 64;
     for (size_t s = slots; s > 1; s >>= 1) --shift_;
     // Slots in groups of kGroup (one cache line): consecutive ids share one.
-    if (slots >= 2 * kGroup) shift_ += kGroupBits;
+    if (slots >= 2 * kGroup) {
+      group_bits_ = kGroupBits;
+      shift_ += kGroupBits;
+    }
   }
 
   // False (and nothing changes) if `id` is remembered already.
@@ -155,11 +158,10 @@ class RecentIds {
   // Fibonacci hashing of id / kGroup to a group of kGroup slots, id % kGroup within it: a
   // leader's batch ids are consecutive, so kGroup inserts (and later evictions) share one cache
   // line instead of touching one each — at 65,536 remembered ids the table is 1 MiB, and every
-  // replica inserts once per entry. Tables too small for groups hash each id.
+  // replica inserts once per entry. Tables too small for groups hash each id (group_bits_ 0).
   size_t slot(uint64_t id) const {
-    if (mask_ + 1 < 2 * kGroup) return static_cast<size_t>((id * 0x9E3779B97F4A7C15ull) >> shift_);
-    const size_t group = static_cast<size_t>(((id >> kGroupBits) * 0x9E3779B97F4A7C15ull) >> shift_);
-    return (group << kGroupBits) | static_cast<size_t>(id & (kGroup - 1));
+    const size_t group = static_cast<size_t>(((id >> group_bits_) * 0x9E3779B97F4A7C15ull) >> shift_);
+    return (group << group_bits_) | static_cast<size_t>(id & ((uint64_t{1} << group_bits_) - 1));
   }
   static constexpr unsigned kGroupBits = 3;
   static constexpr size_t kGroup = size_t{1} << kGroupBits;  // 8 ids of 8 bytes: 64 bytes
@@ -186,6 +188,7 @@ class RecentIds {
   size_t history_;
   size_t mask_ = 0;
   unsigned shift_ = 64;
+  unsigned group_bits_ = 0;
   std::unique_ptr<uint64_t[], Free> table_;
   std::unique_ptr<uint64_t[], Free> order_;  // ring: order_[oldest_] is forgotten next
   size_t oldest_ = 0;
