@@ -766,8 +766,8 @@ class SoftDeviceImpl final : public SoftDevice {
     // It stops at the first connection that completed something (the poller wants it now; the
     // others are read by its next poll), starting after that one next time so none starves.
     const size_t count = nic_qps_.size();
-    for (size_t k = 0; k < count; ++k) {
-      const size_t i = (cq->next_reading_qp + k) % count;
+    size_t i = cq->next_reading_qp < count ? cq->next_reading_qp : 0;
+    for (size_t k = 0; k < count; ++k, i = i + 1 == count ? 0 : i + 1) {
       const auto& qp = nic_qps_[i];
       if (qp->cq.get() != cq) continue;
       Connection* c = qp->nic.conn;
