@@ -114,7 +114,9 @@ bool FailureDetector::poll(bool replication_stuck) {
       progress = true;
       continue;
     }
-    if (p.bg_qp->state() != fabric::QpState::kRts) {
+    // Quiet: our side was cycled and waits for the peer's (cycle_background); no answer either.
+    const bool quiet = now < quiet_until_ns_[id];
+    if (quiet || p.bg_qp->state() != fabric::QpState::kRts) {
       if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
       // A broken QP reads nothing until it is cycled (connection timeout): as good as a lost
       // connection (the soft NIC moves the QP to ERR when the peer's socket closes).
@@ -125,11 +127,9 @@ bool FailureDetector::poll(bool replication_stuck) {
           observe(id, false, now);
         }
       }
-      if (now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
+      if (!quiet && now - failing_since_ns_[id] >= config_.connection_timeout_ns) {
         // Re-establish the connection; the peer does the same on its side when it sees errors.
-        fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
-                         p.bg_qp_peer);
-        failing_since_ns_[id] = now;
+        cycle_background(p, now);
       }
       progress = true;
       continue;
@@ -174,6 +174,7 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
     return;
   }
   failing_since_ns_[id] = 0;
+  cycles_unanswered_[id] = 0;
   sample_round_trip(id, now - read_posted_ns_[id]);
   const ScratchLayout layout{scratch_slot_read_bytes_};
   uint64_t words[4];
@@ -266,10 +267,29 @@ void FailureDetector::forget(uint32_t id) {
   read_outstanding_[id] = false;
   first_attempt_ns_[id] = 0;
   failing_since_ns_[id] = 0;
+  cycles_unanswered_[id] = 0;
+  quiet_until_ns_[id] = 0;
   suspected_at_[id] = 0;
   srtt_ns_[id] = rttvar_ns_[id] = 0;  // a new process, perhaps on another path
   last_heard_ns_[id] = 0;
   ++read_seq_[id];  // completions of reads to the old incarnation are ignored
+}
+
+void FailureDetector::cycle_background(PeerLink& p, uint64_t now) {
+  const uint32_t id = p.id;
+  fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
+                   p.bg_qp_peer);
+  failing_since_ns_[id] = now;
+  // The first cycle after the link worked is used at once: both ends usually cycle within a
+  // read period of each other. Later ones wait out the peer's retry period (the detector's
+  // connection timeout; a candidate retries sooner), plus two read slots of lateness.
+  if (cycles_unanswered_[id]++ > 0) {
+    quiet_until_ns_[id] = now + config_.connection_timeout_ns + 2 * config_.read_period_ns;
+  }
+}
+
+bool FailureDetector::background_usable(const PeerLink& p, uint64_t now) const {
+  return p.bg_qp->state() == fabric::QpState::kRts && now >= quiet_until_ns_[p.id];
 }
 
 std::vector<DetectorEvent> FailureDetector::take_events() {

@@ -115,6 +115,20 @@ class FailureDetector {
   // A peer restarted: start over with it (unknown, full score, in its connection grace).
   void forget(uint32_t id);
 
+  // Repair of background-plane QPs, shared with the replication plane (a candidate's permission
+  // request may find one broken). Each end cycles its side on its own, and after a break both
+  // usually do so together. But a side cycled while the peer's is still in ERR fails at its first
+  // post and is in ERR again at once; two ends retrying on the same period with a fixed offset
+  // would then never be ready at the same moment (CI: after heavy loss on one replica, two
+  // followers stayed unreachable to each other until the leader died, and no quorum formed). So a
+  // cycle that follows a cycle which did not bring the link back keeps the QP quiet (nothing
+  // posted) for longer than the peer's retry period: the peer's next cycle lands in that window
+  // and finds our side ready, and the first post after it succeeds.
+  void cycle_background(PeerLink& p, uint64_t now);
+  // Work may be posted on p's background QP: it is in RTS and not in a quiet window.
+  bool background_usable(const PeerLink& p, uint64_t now) const;
+  bool background_quiet(uint32_t id, uint64_t now) const { return now < quiet_until_ns_[id]; }
+
  private:
   void observe(uint32_t peer, bool moved, uint64_t now);
   void condemn(uint32_t peer, uint64_t now);  // failed now, whatever its score
@@ -146,6 +160,10 @@ class FailureDetector {
   uint64_t suspected_at_[kMaxReplicas] = {};
   uint64_t failed_at_[kMaxReplicas] = {};
   uint64_t failing_since_ns_[kMaxReplicas] = {};  // reads erroring since (0: not erroring)
+  // Background QP repair (cycle_background): cycles since the last answered read, and the end of
+  // the current quiet window.
+  uint32_t cycles_unanswered_[kMaxReplicas] = {};
+  uint64_t quiet_until_ns_[kMaxReplicas] = {};
   uint64_t read_seq_[kMaxReplicas] = {};
   uint64_t srtt_ns_[kMaxReplicas] = {};    // smoothed round trip of answered reads (0: none yet)
   uint64_t rttvar_ns_[kMaxReplicas] = {};  // its mean deviation

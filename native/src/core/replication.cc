@@ -312,13 +312,22 @@ void ReplicationPlane::send_permission_request(PeerLink& p) {
     flags |= kRequestPleaseCycle;
     granted_since_cycle_[p.id] = false;
   }
-  if (p.bg_qp->state() != QpState::kRts) {
-    fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
-                     p.bg_qp_peer);
-  }
   ps.request_seq = ++request_seq_;
   ps.request_sent_ns = now();
   ps.granted = false;
+  if (detector_ != nullptr) {
+    // The detector paces background QP repair (cycle_background): posting into a quiet window
+    // would break the window the peer's side is meant to land in. Asked again after
+    // request_timeout_ns.
+    const uint64_t t = ps.request_sent_ns;
+    if (p.bg_qp->state() != QpState::kRts && !detector_->background_quiet(p.id, t)) {
+      detector_->cycle_background(p, t);
+    }
+    if (!detector_->background_usable(p, t)) return;
+  } else if (p.bg_qp->state() != QpState::kRts) {
+    fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
+                     p.bg_qp_peer);
+  }
   const PermissionSlot request = PermissionSlot::make(ps.request_seq, flags);
   uint8_t* source = scratch(p.id, ScratchLayout::kRequestSource);
   std::memcpy(source, &request, sizeof request);

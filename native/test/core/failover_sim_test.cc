@@ -302,6 +302,45 @@ TEST(Failover, SlowLeaderLinkIsNotAFailure) {
   }
 }
 
+// A background link between two followers breaks (both QP sides end in ERR, a moment apart) while
+// the leader keeps serving. Each end cycles its side on its own; the pair must come back before it
+// is needed: once the leader crashes, the two must see each other to form a quorum. Found by the
+// real-process chaos suite: after heavy loss on one replica, replicas 1 and 2 each cycled on the
+// same period with a fixed offset, each side's first read failed against the other's ERR side,
+// and after the leader's death neither had a quorum.
+TEST(Failover, BrokenBackgroundLinkBetweenFollowersIsRepaired) {
+  for (uint64_t seed : {71u, 72u, 73u}) {
+    const SimClusterOptions o = detector_options(3);
+    SimCluster c(seed, o);
+    ASSERT_TRUE(run_until_leader(c, 0, 200000));
+    for (int k = 0; k < 5; ++k) c.propose(0, "before-" + std::to_string(k));
+    ASSERT_TRUE(c.run_until_applied(5, 500000));
+    // Replica 2's reads of replica 1 are slow (a few read periods), so its side fails, and is
+    // cycled, that much later than replica 1's: a lag longer than the gap between a cycle and
+    // the first read after it.
+    c.world().set_qp_delay(*c.replica(2).bg_qps[1], 4 * o.detector.read_period_ns);
+    c.run(20000);
+    c.world().fail_qp(*c.replica(1).bg_qps[2]);
+    const auto linked = [&] {
+      return c.replica(1).replica->detector().alive(2) && c.replica(2).replica->detector().alive(1);
+    };
+    // Wait until the break is seen, then for the repair: a few connection timeouts at most.
+    size_t s = 0;
+    for (; s < 200000 && linked(); ++s) c.step();
+    ASSERT_FALSE(linked()) << "seed " << seed << ": the break was never noticed\n" << c.describe();
+    const uint64_t broken_at = c.world().now_ns();
+    while (!linked() && c.world().now_ns() - broken_at < 10 * o.detector.connection_timeout_ns) c.step();
+    ASSERT_TRUE(linked()) << "seed " << seed << ": replicas 1 and 2 still apart after "
+                          << (c.world().now_ns() - broken_at) / 1'000'000 << " ms\n" << c.describe();
+    EXPECT_EQ(c.agreed_leader(), std::optional<uint32_t>(0)) << "seed " << seed;
+    c.crash(0);
+    ASSERT_TRUE(run_until_leader(c, 1, 2'000'000)) << "seed " << seed << "\n" << c.describe();
+    for (int k = 0; k < 5; ++k) ASSERT_EQ(c.propose(1, "after-" + std::to_string(k)), ProposeStatus::kQueued);
+    ASSERT_TRUE(c.run_until_applied(10, 1'000'000)) << "seed " << seed << "\n" << c.describe();
+    c.check("broken background link, seed " + std::to_string(seed));
+  }
+}
+
 // Every live replica's view is `expected` (followers included, not only the leader's role).
 bool run_until_all_view(SimCluster& c, uint32_t expected, size_t max_steps) {
   for (size_t s = 0; s < max_steps; ++s) {
