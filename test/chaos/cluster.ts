@@ -327,6 +327,10 @@ export class Cluster {
     if (leader === undefined) {
       return { ok: false, why: `no agreed leader (${stats.map((s) => `${s.id}:${s.role}->${s.leader}`).join(' ')})` };
     }
+    // Every pair sees the other alive, not only the leader's pairs: the next failover needs the
+    // followers' links (a run once lost its quorum to a follower pair that never reconnected).
+    const apart = stats.flatMap((s) => s.peers.filter((p) => !p.alive).map((p) => `${s.id}->${p.id}`));
+    if (apart.length) return { ok: false, why: `peers not seen alive: ${apart.join(' ')}` };
     const ls = stats.find((s) => s.id === leader)!;
     if (ls.confirmed_followers < this.replicas.length - 1) {
       return { ok: false, why: `leader ${leader} confirms ${ls.confirmed_followers} followers` };

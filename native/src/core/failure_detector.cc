@@ -280,6 +280,10 @@ void FailureDetector::cycle_background(PeerLink& p, uint64_t now) {
   fabric::cycle_qp(*memory_.device, *p.bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
                    p.bg_qp_peer);
   failing_since_ns_[id] = now;
+  // RESET drops what was posted without completions (a QP found in ERR may not have flushed its
+  // work yet): a read still counted as outstanding would be waited for forever.
+  read_outstanding_[id] = false;
+  ++read_seq_[id];
   // The first cycle after the link worked is used at once: both ends usually cycle within a
   // read period of each other. Later ones wait out the peer's retry period (the detector's
   // connection timeout; a candidate retries sooner), plus two read slots of lateness.

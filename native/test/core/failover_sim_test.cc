@@ -341,6 +341,36 @@ TEST(Failover, BrokenBackgroundLinkBetweenFollowersIsRepaired) {
   }
 }
 
+// A background QP cycled while a heartbeat read on it is still outstanding (a leader's rejoin
+// retry cycles a QP found in ERR before its NIC flushed it): RESET drops that read without a
+// completion. The detector must not wait for it forever. Found by the real-process chaos suite:
+// after a follower's partition healed, the leader never read it again and never saw it recover.
+TEST(Failover, CycleWithAHeartbeatReadOutstandingDoesNotBlindTheDetector) {
+  const SimClusterOptions o = detector_options(3);
+  SimCluster c(81, o);
+  ASSERT_TRUE(run_until_leader(c, 0, 200000));
+  for (int k = 0; k < 5; ++k) c.propose(0, "before-" + std::to_string(k));
+  ASSERT_TRUE(c.run_until_applied(5, 500000));
+  // Replica 1's NIC holds what it posts: its next heartbeat read of replica 2 stays outstanding.
+  c.world().pause(*c.replica(1).device);
+  c.run(3000);
+  PeerLink* to2 = nullptr;
+  for (PeerLink& p : c.replica(1).plane->peers()) {
+    if (p.id == 2) to2 = &p;
+  }
+  ASSERT_NE(to2, nullptr);
+  c.replica(1).replica->detector().cycle_background(*to2, c.world().now_ns());
+  c.world().resume(*c.replica(1).device);
+  const uint64_t resumed_at = c.world().now_ns();
+  const auto sees2 = [&] { return c.replica(1).replica->detector().alive(2); };
+  // Seen failed first or not: it must be seen alive once the score climbs back.
+  c.run(20000);
+  while (!sees2() && c.world().now_ns() - resumed_at < 10 * o.detector.connection_timeout_ns) c.step();
+  ASSERT_TRUE(sees2()) << "replica 1 has not seen replica 2 for "
+                       << (c.world().now_ns() - resumed_at) / 1'000'000 << " ms\n" << c.describe();
+  c.check("cycle with a read outstanding");
+}
+
 // Every live replica's view is `expected` (followers included, not only the leader's role).
 bool run_until_all_view(SimCluster& c, uint32_t expected, size_t max_steps) {
   for (size_t s = 0; s < max_steps; ++s) {
