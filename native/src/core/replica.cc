@@ -32,6 +32,18 @@ void Replica::push(Event e) {
 
 bool Replica::poll() {
   const uint64_t now = plane_.memory().device->now_ns();
+  const bool background = now >= next_background_ns_;
+  bool progress = false;
+  if (background) {
+    next_background_ns_ = now + config_.background_interval_ns();
+    progress = poll_background(now);
+  }
+  progress |= plane_.poll();
+  if (background) report_plane(now);
+  return progress;
+}
+
+bool Replica::poll_background(uint64_t now) {
   // Fate sharing: while our replication is stuck our heartbeat stops, so the others replace us.
   // If it stays stuck for as long as they need to notice, we step aside for as long again and
   // beat again as a follower: otherwise a leader that is dead to the others but alive to itself
@@ -122,8 +134,10 @@ bool Replica::poll() {
     progress = true;
   }
   plane_.set_serving(!quorum_lost_);
-  progress |= plane_.poll();
+  return progress;
+}
 
+void Replica::report_plane(uint64_t now) {
   for (const PermissionSwitch& s : plane_.permissions().take_switches()) {
     switches_.push_back(s);
     if (switches_.size() > config_.timeline_history * 4) switches_.pop_front();
@@ -149,7 +163,6 @@ bool Replica::poll() {
     push({EventKind::kFailoverCompleted, m.first_commit_ns, t.from, id(), t.total_ns(), t.reason});
     pending_.reset();
   }
-  return progress;
 }
 
 std::string Replica::set_preferred_leader(uint32_t to) {
@@ -171,12 +184,14 @@ std::string Replica::set_preferred_leader(uint32_t to) {
     if (!detector_.voter(to)) return who + " is a learner (not caught up): it cannot lead";
   }
   detector_.set_preferred(to);
+  next_background_ns_ = 0;  // acted on at the next poll
   return "";
 }
 
 void Replica::leave() {
   detector_.set_leaving();
   demoted_until_ns_ = UINT64_MAX;  // never again in this process
+  next_background_ns_ = 0;
 }
 
 std::vector<Event> Replica::take_events() {

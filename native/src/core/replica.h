@@ -3,6 +3,7 @@
 // microsecond breakdowns (DESIGN.md §3.5). Poll-driven and deterministic under simulation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -62,6 +63,14 @@ struct ReplicaConfig {
   std::optional<uint32_t> static_leader;  // tests/experiments: bypass the detector's choice
   size_t timeline_history = 32;
   size_t event_history = 1024;
+  // The background plane's work (heartbeat, failure detection, leader choice, fate sharing,
+  // events) runs at most this often, not on every poll of the replication loop: its timescale is
+  // the read period (a millisecond), the loop's a microsecond (Mu runs it on a thread of its own).
+  // Capped at read_period_ns / 8, so that the heartbeat always moves between two peer reads.
+  uint64_t background_poll_ns = 10'000;
+  uint64_t background_interval_ns() const {
+    return std::min(background_poll_ns, detector.read_period_ns / 8);
+  }
 };
 
 class Replica {
@@ -79,7 +88,10 @@ class Replica {
   // otherwise why not. Engine thread only.
   std::string set_preferred_leader(uint32_t to);
   // Tests/experiments: fix the leader (nullopt: the failure detector chooses again).
-  void set_static_leader(std::optional<uint32_t> leader) { config_.static_leader = leader; }
+  void set_static_leader(std::optional<uint32_t> leader) {
+    config_.static_leader = leader;
+    next_background_ns_ = 0;  // taken at the next poll
+  }
 
   ReplicationPlane& plane() { return plane_; }
   FailureDetector& detector() { return detector_; }
@@ -98,6 +110,8 @@ class Replica {
 
  private:
   void push(Event e);
+  bool poll_background(uint64_t now);  // before the replication plane's poll
+  void report_plane(uint64_t now);     // after it: permission switches, log full, timelines
 
   ReplicaConfig config_;
   ReplicationPlane plane_;
@@ -112,6 +126,7 @@ class Replica {
   uint64_t stuck_since_ns_ = 0;    // fate sharing stopped our heartbeat at (0: beating)
   uint64_t demoted_until_ns_ = 0;  // we failed to lead: defer to others until then
   uint64_t short_of_voters_since_ns_ = 0;
+  uint64_t next_background_ns_ = 0;  // the background plane's next turn (see background_poll_ns)
   bool quorum_lost_ = false;
   bool data_may_be_lost_ = false;
 };

@@ -126,9 +126,7 @@ PeerLink* ReplicationPlane::link(uint32_t id) {
 
 uint32_t ReplicationPlane::confirmed_count() const {
   // Learners receive everything but count toward nothing.
-  uint32_t n = 0;
-  for (const PeerLink& p : peers_) n += peer_state_[p.id].confirmed && (peer_voters_ >> p.id & 1);
-  return n;
+  return count_members(confirmed_mask_ & peer_voters_);
 }
 
 uint64_t ReplicationPlane::tag(uint64_t value) const {
@@ -227,7 +225,7 @@ void ReplicationPlane::update_peer(const PeerLink& fresh) {
   fabric::cycle_qp(*memory_.device, *p->log_qp, permissions_.access_for(p->id), p->log_qp_peer);
   fabric::cycle_qp(*memory_.device, *p->bg_qp, fabric::kRemoteRead | fabric::kRemoteWrite,
                    p->bg_qp_peer);
-  peer_state_[p->id] = PeerState{};
+  reset_peer(p->id);
   peer_voters_ &= ~(1u << p->id);
   if (detector_ != nullptr) detector_->forget(p->id);
 }
@@ -242,7 +240,7 @@ void ReplicationPlane::step_down() {
   role_ = Role::kFollower;
   phase_ = Phase::kIdle;
   ++term_;
-  for (PeerLink& p : peers_) peer_state_[p.id] = PeerState{};
+  for (PeerLink& p : peers_) reset_peer(p.id);
   inflight_.clear();
   // Not known to be decided: the new leader may still decide some (then our apply answers them
   // as usual); the front end must treat the rest as unknown outcomes.
@@ -292,7 +290,7 @@ void ReplicationPlane::start_candidacy() {
     milestones_.grants.push_back({config_.self_id, sw->mechanism, sw->duration_ns, now()});
   }
   for (PeerLink& p : peers_) {
-    peer_state_[p.id] = PeerState{};
+    reset_peer(p.id);
     send_permission_request(p);
   }
   last_rejoin_ns_ = now();
@@ -365,7 +363,20 @@ bool ReplicationPlane::collect_acks() {
 }
 
 bool ReplicationPlane::advance_leader() {
-  bool progress = collect_acks();
+  // A ready leader's upkeep (late grants, lost followers, idle commit publication, log-head
+  // refresh) works on timescales of tens of microseconds and more: it runs every
+  // housekeeping_interval_ns(), not on every poll of the replication loop. Every other phase is
+  // a failover in progress and runs it all on every poll.
+  const bool ready = phase_ == Phase::kReady;
+  bool housekeeping = !ready;
+  if (ready) {
+    const uint64_t t = now();
+    if (t >= next_housekeeping_ns_) {
+      next_housekeeping_ns_ = t + config_.housekeeping_interval_ns();
+      housekeeping = true;
+    }
+  }
+  bool progress = housekeeping && collect_acks();
   switch (phase_) {
     case Phase::kIdle:
       return progress;
@@ -375,7 +386,8 @@ bool ReplicationPlane::advance_leader() {
       if (granted + 1 >= majority(config_.replica_count)) {
         milestones_.permissions_ns = now();
         last_progress_ns_ = now();
-        for (PeerLink& p : peers_) peer_state_[p.id].confirmed = peer_state_[p.id].granted;
+        confirmed_mask_ = 0;
+        for (PeerLink& p : peers_) confirmed_mask_ |= uint32_t{peer_state_[p.id].granted} << p.id;
         begin_read_headers();
         return true;
       }
@@ -414,10 +426,12 @@ bool ReplicationPlane::advance_leader() {
       return progress;
     case Phase::kReady:
       if (!quorum()) return abort("lost quorum"), true;
-      progress |= retry_lost_peers();
       progress |= fill_pipeline();
-      progress |= maybe_publish_commit();
-      progress |= maybe_refresh_heads();
+      if (housekeeping) {
+        progress |= retry_lost_peers();
+        progress |= maybe_publish_commit();
+        progress |= maybe_refresh_heads();
+      }
       return progress;
   }
   return progress;
@@ -425,7 +439,7 @@ bool ReplicationPlane::advance_leader() {
 
 bool ReplicationPlane::phase_reads_done() const {
   for (const PeerLink& p : peers_) {
-    if (peer_state_[p.id].confirmed && peer_state_[p.id].busy) return false;
+    if (confirmed(p.id) && peer_state_[p.id].busy) return false;
   }
   return true;
 }
@@ -448,7 +462,7 @@ void ReplicationPlane::abort(const char* why) {
   prepare_writes_outstanding_ = 0;
   phase_ = Phase::kAcquire;
   for (PeerLink& p : peers_) {
-    peer_state_[p.id] = PeerState{};
+    reset_peer(p.id);
     send_permission_request(p);
   }
 }
@@ -494,7 +508,7 @@ void ReplicationPlane::begin_read_headers() {
   published_commit_ = 0;
   for (PeerLink& p : peers_) {
     PeerState& ps = peer_state_[p.id];
-    if (!ps.confirmed) continue;
+    if (!confirmed(p.id)) continue;
     ps.busy = true;
     post_read(p, WrKind::kReadHeader, tag(0), scratch(p.id, ScratchLayout::kHeaderRead),
               memory_.scratch_mr->lkey(), sizeof(LogHeader), 0);
@@ -512,7 +526,7 @@ void ReplicationPlane::begin_catch_up_self() {
   const PeerLink* ahead = nullptr;
   for (const PeerLink& p : peers_) {
     const PeerState& ps = peer_state_[p.id];
-    if (ps.confirmed && ps.last_header.applied_index > commit_index_ &&
+    if (confirmed(p.id) && ps.last_header.applied_index > commit_index_ &&
         (ahead == nullptr || ps.last_header.applied_index > peer_state_[ahead->id].last_header.applied_index)) {
       ahead = &p;
     }
@@ -586,14 +600,14 @@ void ReplicationPlane::begin_write_min_proposal() {
   // A unique proposal number above every minProposal seen: [round:56][replica id:8].
   uint64_t highest = std::max(local_header().min_proposal, proposal_);
   for (PeerLink& p : peers_) {
-    if (peer_state_[p.id].confirmed) highest = std::max(highest, peer_state_[p.id].last_header.min_proposal);
+    if (confirmed(p.id)) highest = std::max(highest, peer_state_[p.id].last_header.min_proposal);
   }
   proposal_ = ((highest >> 8) + 1) << 8 | config_.self_id;
   local_header().min_proposal = proposal_;
   stats_.proposal = proposal_;
   prepare_writes_outstanding_ = 0;
   for (PeerLink& p : peers_) {
-    if (!peer_state_[p.id].confirmed) continue;
+    if (!confirmed(p.id)) continue;
     uint8_t* source = scratch(p.id, ScratchLayout::kMinProposalSource);
     std::memcpy(source, &proposal_, sizeof proposal_);
     if (post_write(p, WrKind::kWriteMinProposal, tag(0), source, memory_.scratch_mr->lkey(),
@@ -601,7 +615,7 @@ void ReplicationPlane::begin_write_min_proposal() {
       ++prepare_writes_outstanding_;
     }
     const LogHeader& h = peer_state_[p.id].last_header;
-    if (peer_state_[p.id].confirmed && h.applied_index < commit_index_) {
+    if (confirmed(p.id) && h.applied_index < commit_index_) {
       catch_up_peer(p.id, h.applied_index, h.applied_vpos, commit_vpos_);
     }
   }
@@ -637,7 +651,7 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
     uint64_t source_applied = 0;
     for (const PeerLink& other : peers_) {
       const PeerState& os = peer_state_[other.id];
-      if (other.id != peer_id && os.confirmed && os.last_header.applied_index > source_applied &&
+      if (other.id != peer_id && confirmed(other.id) && os.last_header.applied_index > source_applied &&
           os.last_header.applied_index > from_index) {
         state_source = other.id;
         source_applied = os.last_header.applied_index;
@@ -650,7 +664,7 @@ void ReplicationPlane::catch_up_peer(uint32_t peer_id, uint64_t from_index, uint
                    sizeof request, header_offset::kTransferRequest, true)) {
       ++stats_.transfers_requested;
     }
-    peer_state_[peer_id] = PeerState{};
+    reset_peer(peer_id);
     peer_state_[peer_id].request_sent_ns = now();
     ++stats_.peer_failures;
     ++stats_.catch_up_impossible;
@@ -676,7 +690,7 @@ void ReplicationPlane::begin_read_slot() {
   const uint64_t at = position(next_vpos_);
   for (PeerLink& p : peers_) {
     PeerState& ps = peer_state_[p.id];
-    if (!ps.confirmed) continue;
+    if (!confirmed(p.id)) continue;
     ps.busy = true;
     post_read(p, WrKind::kReadSlot, tag(next_index_), scratch(p.id, ScratchLayout::kFixedBytes),
               memory_.scratch_mr->lkey(), static_cast<uint32_t>(config_.max_entry_bytes()),
@@ -699,7 +713,7 @@ void ReplicationPlane::decide_slot() {
     found = true;
   }
   for (PeerLink& p : peers_) {
-    if (!peer_state_[p.id].confirmed) continue;
+    if (!confirmed(p.id)) continue;
     const uint8_t* buf = scratch(p.id, ScratchLayout::kFixedBytes);
     DecodedEntry theirs;
     if (decode_entry(buf, config_.max_entry_bytes(), at, next_index_, max_payload, &theirs) !=
@@ -745,7 +759,7 @@ bool ReplicationPlane::space_for(uint64_t at, size_t bytes) const {
   uint64_t oldest = applied_vpos_;
   for (const PeerLink& p : peers_) {
     const PeerState& ps = peer_state_[p.id];
-    if (ps.confirmed) oldest = std::min(oldest, ps.last_header.applied_vpos);
+    if (confirmed(p.id)) oldest = std::min(oldest, ps.last_header.applied_vpos);
   }
   return at + bytes - oldest <= ring_bytes();
 }
@@ -779,7 +793,7 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
   f.acks = 1u << config_.self_id;  // our own copy is written
   inflight_.push_back(f);
   for (PeerLink& p : peers_) {
-    if (!peer_state_[p.id].confirmed) continue;
+    if (!confirmed(p.id)) continue;
     post_write(p, WrKind::kAccept, tag(index), local, memory_.log_mr->lkey(), bytes,
                kHeaderBytes + at % ring_bytes(), true);
   }
@@ -821,7 +835,7 @@ bool ReplicationPlane::maybe_publish_commit() {
   if (commit_index_ <= published_commit_ || !inflight_.empty()) return false;
   if (now() - last_send_ns_ < config_.commit_publish_ns) return false;
   for (PeerLink& p : peers_) {
-    if (!peer_state_[p.id].confirmed) continue;
+    if (!confirmed(p.id)) continue;
     uint8_t* source = scratch(p.id, ScratchLayout::kCommitSource);
     std::memcpy(source, &commit_index_, sizeof commit_index_);
     post_write(p, WrKind::kCommit, tag(commit_index_), source, memory_.scratch_mr->lkey(),
@@ -837,7 +851,7 @@ bool ReplicationPlane::maybe_refresh_heads() {
   const uint64_t t = now();  // one clock read per poll, not one per peer
   for (PeerLink& p : peers_) {
     PeerState& ps = peer_state_[p.id];
-    if (!ps.confirmed || ps.header_read_in_flight) continue;
+    if (!confirmed(p.id) || ps.header_read_in_flight) continue;
     if (ps.header_read_ns != 0 && t - ps.header_read_ns < config_.head_refresh_ns) continue;
     ps.header_read_in_flight = true;
     ps.header_read_ns = t;
@@ -852,7 +866,7 @@ bool ReplicationPlane::retry_lost_peers() {
   bool progress = false;
   for (PeerLink& p : peers_) {
     PeerState& ps = peer_state_[p.id];
-    if (ps.confirmed || ps.joining) continue;
+    if (confirmed(p.id) || ps.joining) continue;
     if (ps.granted) {
       // Granted after the term started: read its log head, then catch it up (on completion).
       ps.joining = true;
@@ -902,11 +916,11 @@ bool ReplicationPlane::post_read(PeerLink& p, WrKind kind, uint64_t value, uint8
 
 void ReplicationPlane::peer_failed(uint32_t peer_id) {
   PeerState& ps = peer_state_[peer_id];
-  if (!ps.confirmed && !ps.granted && !ps.joining) return;
+  if (!confirmed(peer_id) && !ps.granted && !ps.joining) return;
   ++stats_.peer_failures;
   // A minority failure drops the peer; the leader carries on if a majority remains. The QP is in
   // ERR now; it is cycled when we ask this peer for permission again.
-  ps = PeerState{};
+  reset_peer(peer_id);
   ps.request_sent_ns = now();
 }
 
@@ -946,7 +960,7 @@ void ReplicationPlane::on_log_completion(const Completion& c) {
         // no longer holds for a set that includes it (DESIGN.md §8: a stale skip-prepare flag).
         // Prepare again, with it: reads of its log adopt anything decided without us.
         ps.joining = false;
-        ps.confirmed = true;
+        confirmed_mask_ |= 1u << peer;
         reprepare("a follower granted permission after our prepare");
       }
       return;
@@ -1021,9 +1035,12 @@ void ReplicationPlane::advance_commit() {
 // Every replica: learn the commit point, apply decided entries in order.
 
 bool ReplicationPlane::apply_committed() {
-  const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
   LogHeader& h = local_header();
   known_commit_ = std::max(known_commit_, __atomic_load_n(&h.commit, __ATOMIC_ACQUIRE));
+  // A leader learns nothing from its own log: with everything known applied (most polls, and the
+  // second call of a poll that applied after its acks) there is nothing to do. A leader is a voter.
+  if (role_ != Role::kFollower && applied_index_ >= known_commit_ && voter_) return false;
+  const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
   DecodedEntry e;
   if (role_ == Role::kFollower) {
     // Learn piggybacked commit points from entries past the applied point. Only *learning*
@@ -1194,7 +1211,7 @@ std::string ReplicationPlane::describe_peer(uint32_t id) {
   if (p == nullptr) return "self";
   const PeerState& ps = peer_state_[id];
   return std::string("granted=") + (ps.granted ? "1" : "0") + " confirmed=" +
-         (ps.confirmed ? "1" : "0") + " joining=" + (ps.joining ? "1" : "0") + " busy=" +
+         (confirmed(id) ? "1" : "0") + " joining=" + (ps.joining ? "1" : "0") + " busy=" +
          (ps.busy ? "1" : "0") + " voter=" + ((peer_voters_ >> id & 1) ? "1" : "0") +
          " log_qp=" + fabric::to_string(p->log_qp->state()) +
          " bg_qp=" + fabric::to_string(p->bg_qp->state()) +

@@ -14,6 +14,7 @@
 //   the leader never overwrites ring bytes a confirmed replica has not applied (recycling).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <iterator>
@@ -43,6 +44,10 @@ struct ReplicationConfig {
   uint64_t rejoin_retry_ns = 5'000'000;     // how often a leader re-asks a lost follower
   uint64_t request_timeout_ns = 50'000'000; // permission request unanswered: ask again
   uint32_t applies_per_poll = 256;
+  // How often a ready leader's upkeep runs (see advance_leader): an eighth of its shortest period.
+  uint64_t housekeeping_interval_ns() const {
+    return std::min({commit_publish_ns, head_refresh_ns, rejoin_retry_ns}) / 8;
+  }
   RevocationMechanism revocation = RevocationMechanism::kQpAccessFlags;
   // true: a voter from the start (a brand-new cluster: the operator's one-time bootstrap).
   // false: a learner — restarted with an empty log, it receives the log but counts toward no
@@ -211,7 +216,6 @@ class ReplicationPlane {
  private:
   struct PeerState {
     bool granted = false;    // acked our current permission request
-    bool confirmed = false;  // in the confirmed set: receives accepts, counts toward majorities
     bool joining = false;    // granted after the term started: header read / catch-up pending
     bool busy = false;       // a READ or prepare WRITE of the current phase is outstanding
     uint64_t request_seq = 0;
@@ -350,6 +354,7 @@ class ReplicationPlane {
   uint64_t commit_vpos_ = 0;   // where entry commit_index_ starts (before position())
   uint64_t published_commit_ = 0;
   uint64_t last_send_ns_ = 0;
+  uint64_t next_housekeeping_ns_ = 0;  // a ready leader's next upkeep (advance_leader)
   uint64_t last_rejoin_ns_ = 0;
   Ring<Inflight> inflight_;
   // Our batches not yet applied, without a map: a pool of Batch objects (stable addresses; free
@@ -391,6 +396,14 @@ class ReplicationPlane {
   FailureDetector* detector_ = nullptr;
   bool voter_ = true;
   bool serving_ = true;
+  // Bit per peer id: in the confirmed set (receives accepts, counts toward majorities). A mask,
+  // not a PeerState field: quorum() is asked on every poll. reset_peer() clears the bit.
+  uint32_t confirmed_mask_ = 0;
+  bool confirmed(uint32_t id) const { return confirmed_mask_ >> id & 1; }
+  void reset_peer(uint32_t id) {
+    peer_state_[id] = PeerState{};
+    confirmed_mask_ &= ~(1u << id);
+  }
   uint32_t peer_voters_ = 0;  // bit per peer id: holds the decided log (learned from reads)
   uint64_t last_progress_ns_ = 0;  // commit advanced, or nothing was pending
 };
