@@ -178,11 +178,25 @@ ProposeResult ReplicationPlane::propose(const void* request, uint32_t length, ui
 
 bool ReplicationPlane::poll() {
   bool progress = false;
+  // A ready leader's upkeep works on timescales of tens of microseconds and more: the background
+  // CQ (heartbeat reads, permission traffic), its permission manager (a would-be leader's request),
+  // late grants, lost followers, idle commit publication and log-head refresh are looked at every
+  // housekeeping_interval_ns(), not on every poll of the replication loop. Followers and every
+  // failover phase look at everything on every poll.
+  const bool ready = phase_ == Phase::kReady;
+  bool housekeeping = !ready;
+  if (ready) {
+    const uint64_t t = now();
+    if (t >= next_housekeeping_ns_) {
+      next_housekeeping_ns_ = t + config_.housekeeping_interval_ns();
+      housekeeping = true;
+    }
+  }
   // A ready leader sends what was proposed since the last poll before it looks at completions:
-  // the send is the start of the request's round trip, the CQ polls are not. Safe to do before
-  // this poll's permission check: permissions change only in permissions_.poll() below, and the
-  // previous poll's check found them ours (the same order as sending at the end of that poll).
-  if (phase_ == Phase::kReady && !to_propose_.empty() && quorum()) progress |= fill_pipeline();
+  // the send is the start of the request's round trip, the CQ polls are not. Safe before this
+  // poll's permission check: only permissions_.poll() below hands our log to another candidate,
+  // and the check right after it finds that out before anything else is sent.
+  if (ready && !to_propose_.empty() && quorum()) progress |= fill_pipeline();
   Completion* cs = completions_;  // a member: not constructed (32 × 24 bytes) on every poll
   int n = memory_.log_cq->poll(cs, kCompletionsPerPoll);
   for (int i = 0; i < n; ++i) on_log_completion(cs[i]);
@@ -190,18 +204,19 @@ bool ReplicationPlane::poll() {
   // What these acks decided is applied (and answered) now, not after the rest of the poll: a
   // decided entry stays decided whatever the checks below find.
   if (n > 0 && role_ != Role::kFollower && applied_index_ < known_commit_) apply_committed();
-  n = memory_.bg_cq->poll(cs, kCompletionsPerPoll);
-  for (int i = 0; i < n; ++i) on_bg_completion(cs[i]);
-  progress |= n > 0;
-
-  progress |= permissions_.poll() > 0;
-  // Our own log now belongs to another candidate: our local copy no longer counts as an accept,
-  // so continuing would let two leaders each see a majority. Start over (Mu §4.2).
-  if (role_ != Role::kFollower && permissions_.holder() != config_.self_id) {
-    abort("our own permission manager granted another candidate");
-    start_candidacy();
+  if (housekeeping) {
+    n = memory_.bg_cq->poll(cs, kCompletionsPerPoll);
+    for (int i = 0; i < n; ++i) on_bg_completion(cs[i]);
+    progress |= n > 0;
+    progress |= permissions_.poll() > 0;
+    // Our own log now belongs to another candidate: our local copy no longer counts as an
+    // accept, so continuing would let two leaders each see a majority. Start over (Mu §4.2).
+    if (role_ != Role::kFollower && permissions_.holder() != config_.self_id) {
+      abort("our own permission manager granted another candidate");
+      start_candidacy();
+    }
   }
-  if (role_ != Role::kFollower) progress |= advance_leader();
+  if (role_ != Role::kFollower) progress |= advance_leader(housekeeping);
   progress |= apply_committed();
   return progress;
 }
@@ -362,20 +377,8 @@ bool ReplicationPlane::collect_acks() {
   return progress;
 }
 
-bool ReplicationPlane::advance_leader() {
-  // A ready leader's upkeep (late grants, lost followers, idle commit publication, log-head
-  // refresh) works on timescales of tens of microseconds and more: it runs every
-  // housekeeping_interval_ns(), not on every poll of the replication loop. Every other phase is
-  // a failover in progress and runs it all on every poll.
-  const bool ready = phase_ == Phase::kReady;
-  bool housekeeping = !ready;
-  if (ready) {
-    const uint64_t t = now();
-    if (t >= next_housekeeping_ns_) {
-      next_housekeeping_ns_ = t + config_.housekeeping_interval_ns();
-      housekeeping = true;
-    }
-  }
+bool ReplicationPlane::advance_leader(bool housekeeping) {
+  // housekeeping: see poll() (always true outside a ready leader's steady state).
   bool progress = housekeeping && collect_acks();
   switch (phase_) {
     case Phase::kIdle:

@@ -44,7 +44,7 @@ struct ReplicationConfig {
   uint64_t rejoin_retry_ns = 5'000'000;     // how often a leader re-asks a lost follower
   uint64_t request_timeout_ns = 50'000'000; // permission request unanswered: ask again
   uint32_t applies_per_poll = 256;
-  // How often a ready leader's upkeep runs (see advance_leader): an eighth of its shortest period.
+  // How often a ready leader's upkeep runs (see poll()): an eighth of its shortest period.
   uint64_t housekeeping_interval_ns() const {
     return std::min({commit_publish_ns, head_refresh_ns, rejoin_retry_ns}) / 8;
   }
@@ -262,7 +262,7 @@ class ReplicationPlane {
   void abort(const char* why);
   void reprepare(const char* why);
   void step_down();
-  bool advance_leader();
+  bool advance_leader(bool housekeeping);
   void begin_read_headers();
   void begin_catch_up_self();
   void finish_catch_up_self();
@@ -354,7 +354,7 @@ class ReplicationPlane {
   uint64_t commit_vpos_ = 0;   // where entry commit_index_ starts (before position())
   uint64_t published_commit_ = 0;
   uint64_t last_send_ns_ = 0;
-  uint64_t next_housekeeping_ns_ = 0;  // a ready leader's next upkeep (advance_leader)
+  uint64_t next_housekeeping_ns_ = 0;  // a ready leader's next upkeep (see poll())
   uint64_t last_rejoin_ns_ = 0;
   Ring<Inflight> inflight_;
   // Our batches not yet applied, without a map: a pool of Batch objects (stable addresses; free

@@ -53,8 +53,11 @@ struct SimRegionState {
   uint32_t access;
 };
 
+struct SimDeviceState;
+
 struct SimQpState {
   uint32_t node;
+  const SimDeviceState* device = nullptr;  // its host (map nodes are stable): no lookup per post
   uint32_t qp_num;
   struct SimCqState* cq;
   QpState state = QpState::kReset;
@@ -373,6 +376,7 @@ class SimQp final : public QueuePair {
  public:
   SimQp(SimWorld::Impl& w, uint32_t node, SimCq& cq, const QpCaps& caps) : w_(w) {
     s_.node = node;
+    s_.device = &w.devices.at(node);
     s_.qp_num = w.next_qp_num++;
     s_.cq = &cq.s_;
     s_.max_send_wr = caps.max_send_wr;
@@ -463,7 +467,7 @@ class SimQp final : public QueuePair {
       w_.push_completion(s_, op, WcStatus::kWorkRequestFlushed);
       return Status::Ok();
     }
-    op.eligible_step = w_.steps + w_.delay() + w_.devices.at(s_.node).outgoing_delay_steps + s_.delay_steps;
+    op.eligible_step = w_.steps + w_.delay() + s_.device->outgoing_delay_steps + s_.delay_steps;
     s_.send_queue.push_back(std::move(op));
     return Status::Ok();
   }
