@@ -112,6 +112,11 @@ class FailureDetector {
   uint64_t heartbeat() const { return heartbeat_; }
   bool heartbeat_stopped() const { return stopped_; }
   std::vector<DetectorEvent> take_events();
+  // Something the background work should act on now rather than at its next turn: a peer failed
+  // or recovered (read completions are handled on every poll), or a connection was lost.
+  bool urgent() const {
+    return !events_.empty() || memory_.device->lost_connections() != seen_lost_connections_;
+  }
   // A peer restarted: start over with it (unknown, full score, in its connection grace).
   void forget(uint32_t id);
 

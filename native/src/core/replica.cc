@@ -32,7 +32,9 @@ void Replica::push(Event e) {
 
 bool Replica::poll() {
   const uint64_t now = plane_.memory().device->now_ns();
-  const bool background = now >= next_background_ns_;
+  // Its own cadence, unless the detector just saw a peer fail or recover (a read completion on
+  // the last poll) or a connection close: a failover must not wait for the next turn.
+  const bool background = now >= next_background_ns_ || detector_.urgent();
   bool progress = false;
   if (background) {
     next_background_ns_ = now + config_.background_interval_ns();
