@@ -803,7 +803,8 @@ void ReplicationPlane::accept(uint64_t index, uint64_t batch_id, EntryKind kind,
   next_index_ = index + 1;
   next_vpos_ = at + bytes;
   last_send_ns_ = t;
-  advance_commit();  // a single-replica group decides at once
+  // A single-replica group decides at once; otherwise only an ack can decide it.
+  if (majority(config_.replica_count) == 1) advance_commit();
 }
 
 bool ReplicationPlane::fill_pipeline() {
