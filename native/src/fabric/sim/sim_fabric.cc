@@ -40,6 +40,51 @@ struct Op {
   bool executed = false;  // the responder finished (successfully or not)
   WcStatus status = WcStatus::kSuccess;
   uint64_t eligible_step = 0;  // when the next event of this op may run
+
+  // Ready for the next work request; the buffers keep their capacity.
+  void reset() {
+    wr = WorkRequest{};
+    inline_payload.clear();
+    pieces_left.clear();
+    started = executed = false;
+    status = WcStatus::kSuccess;
+    eligible_step = 0;
+  }
+};
+
+// A QP's send queue: a ring of Ops reused slot by slot, so that a post allocates nothing once the
+// ring has grown to the QP's depth (the simulator's overhead stays out of the engine's measured
+// cost; a std::deque allocated a chunk every third post).
+class OpQueue {
+ public:
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Op& operator[](size_t i) { return slots_[(head_ + i) & (slots_.size() - 1)]; }
+  Op& front() { return (*this)[0]; }
+  // A fresh op at the back.
+  Op& push_back() {
+    if (size_ == slots_.size()) grow();
+    Op& op = (*this)[size_++];
+    op.reset();
+    return op;
+  }
+  // The front op's slot is reused by a later push_back(), not before.
+  void pop_front() {
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+  }
+  void clear() { head_ = size_ = 0; }
+
+ private:
+  void grow() {
+    std::vector<Op> bigger(std::max<size_t>(8, slots_.size() * 2));  // a power of two
+    for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
+    slots_.swap(bigger);
+    head_ = 0;
+  }
+  std::vector<Op> slots_;
+  size_t head_ = 0;
+  size_t size_ = 0;
 };
 
 }  // namespace
@@ -65,12 +110,9 @@ struct SimQpState {
   uint32_t max_send_wr;
   bool bound = false;
   SimAddress remote{};
-  std::deque<Op> send_queue;  // posted, not yet completed; front is the oldest
+  OpQueue send_queue;         // posted, not yet completed; front is the oldest
   uint64_t delay_steps = 0;   // this QP's link is slow: its operations start this much later
   size_t executed_count = 0;  // ops at the front of send_queue that the responder finished
-  // Inline-payload buffers of completed ops, reused by the next posts: a post costs no heap
-  // allocation (the simulator's overhead stays out of the engine's measured cost).
-  std::vector<std::vector<uint8_t>> spare_inline;
 };
 
 struct SimCqState {
@@ -116,12 +158,12 @@ struct SimWorld::Impl {
     return (next_key++ << 8) | low;
   }
 
-  void push_completion(SimQpState& qp, const Op& op, WcStatus status) {
+  void push_completion(SimQpState& qp, const WorkRequest& wr, WcStatus status) {
     Completion c;
-    c.wr_id = op.wr.wr_id;
+    c.wr_id = wr.wr_id;
     c.status = status;
-    c.opcode = op.wr.opcode;
-    c.byte_len = op.wr.opcode == Opcode::kCompareSwap ? 8 : op.wr.length;
+    c.opcode = wr.opcode;
+    c.byte_len = wr.opcode == Opcode::kCompareSwap ? 8 : wr.length;
     c.qp_num = qp.qp_num;
     qp.cq->entries.push_back(c);
   }
@@ -130,7 +172,9 @@ struct SimWorld::Impl {
   // completed with its own status).
   void fail_requester(SimQpState& qp) {
     qp.state = QpState::kErr;
-    for (const Op& op : qp.send_queue) push_completion(qp, op, WcStatus::kWorkRequestFlushed);
+    for (size_t i = 0; i < qp.send_queue.size(); ++i) {
+      push_completion(qp, qp.send_queue[i].wr, WcStatus::kWorkRequestFlushed);
+    }
     qp.send_queue.clear();
     qp.executed_count = 0;
   }
@@ -274,18 +318,15 @@ struct SimWorld::Impl {
 
   // Delivers the response of the oldest op: its completion, and on error the QP's failure.
   void respond(SimQpState& qp) {
-    Op op = std::move(qp.send_queue.front());
+    const Op& op = qp.send_queue.front();  // its slot stays intact until the next post
     qp.send_queue.pop_front();
     --qp.executed_count;
     if (op.status != WcStatus::kSuccess) {
-      push_completion(qp, op, op.status);
+      push_completion(qp, op.wr, op.status);
       fail_requester(qp);
       return;
     }
-    if (op.wr.signaled) push_completion(qp, op, WcStatus::kSuccess);
-    if (op.inline_payload.capacity() > 0 && qp.spare_inline.size() < qp.max_send_wr) {
-      qp.spare_inline.push_back(std::move(op.inline_payload));
-    }
+    if (op.wr.signaled) push_completion(qp, op.wr, WcStatus::kSuccess);
     if (!qp.send_queue.empty()) {
       qp.send_queue.front().eligible_step =
           std::max(qp.send_queue.front().eligible_step, steps);
@@ -453,22 +494,17 @@ class SimQp final : public QueuePair {
     if (s_.send_queue.size() >= s_.max_send_wr) {
       return Status::Error(ErrorCode::kQueueFull, "send queue full");
     }
-    Op op;
+    if (s_.state == QpState::kErr) {
+      w_.push_completion(s_, wr, WcStatus::kWorkRequestFlushed);
+      return Status::Ok();
+    }
+    Op& op = s_.send_queue.push_back();
     op.wr = wr;
     if (wr.inline_data) {
       const auto* p = static_cast<const uint8_t*>(wr.local_addr);
-      if (!s_.spare_inline.empty()) {
-        op.inline_payload = std::move(s_.spare_inline.back());
-        s_.spare_inline.pop_back();
-      }
       op.inline_payload.assign(p, p + wr.length);
     }
-    if (s_.state == QpState::kErr) {
-      w_.push_completion(s_, op, WcStatus::kWorkRequestFlushed);
-      return Status::Ok();
-    }
     op.eligible_step = w_.steps + w_.delay() + s_.device->outgoing_delay_steps + s_.delay_steps;
-    s_.send_queue.push_back(std::move(op));
     return Status::Ok();
   }
 
@@ -580,7 +616,7 @@ void SimWorld::crash(Device& device) {
 void SimWorld::fail_qp(QueuePair& qp) {
   SimQpState& s = static_cast<SimQp&>(qp).s_;
   if (!s.send_queue.empty()) {
-    impl_->push_completion(s, s.send_queue.front(), WcStatus::kRetryExceeded);
+    impl_->push_completion(s, s.send_queue.front().wr, WcStatus::kRetryExceeded);
     s.send_queue.pop_front();
   }
   impl_->fail_requester(s);
