@@ -1038,12 +1038,9 @@ void ReplicationPlane::advance_commit() {
 // ---------------------------------------------------------------------------------------------
 // Every replica: learn the commit point, apply decided entries in order.
 
-bool ReplicationPlane::apply_committed() {
+bool ReplicationPlane::apply_decided() {
   LogHeader& h = local_header();
   known_commit_ = std::max(known_commit_, __atomic_load_n(&h.commit, __ATOMIC_ACQUIRE));
-  // A leader learns nothing from its own log: with everything known applied (most polls, and the
-  // second call of a poll that applied after its acks) there is nothing to do. A leader is a voter.
-  if (role_ != Role::kFollower && applied_index_ >= known_commit_ && voter_) return false;
   const size_t max_payload = config_.max_entry_bytes() - entry_bytes(0);
   DecodedEntry e;
   if (role_ == Role::kFollower) {

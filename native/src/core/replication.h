@@ -312,8 +312,17 @@ class ReplicationPlane {
     return entry_position(vpos, config_.max_entry_bytes(), ring_bytes());
   }
 
-  // Follower path (every replica, the leader included, applies its own log).
-  bool apply_committed();
+  // Follower path (every replica, the leader included, applies its own log). A leader learns
+  // nothing from its own log: with everything known applied (most polls) there is nothing to do,
+  // and that is checked here, without a call.
+  bool apply_committed() {
+    if (role_ != Role::kFollower && voter_ && applied_index_ >= known_commit_ &&
+        __atomic_load_n(&local_header().commit, __ATOMIC_ACQUIRE) <= known_commit_) {
+      return false;
+    }
+    return apply_decided();
+  }
+  bool apply_decided();
   void apply_entry(const DecodedEntry& entry);
   void publish_local_header();
 
