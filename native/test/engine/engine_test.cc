@@ -139,6 +139,23 @@ bool wait_for(Predicate predicate, int seconds) {
   return false;
 }
 
+// One line per running engine: role, leader view, heartbeat, and how it sees each peer.
+std::string describe_engines(const std::vector<std::unique_ptr<Engine>>& engines) {
+  std::string out;
+  for (size_t i = 0; i < engines.size(); ++i) {
+    if (!engines[i]) continue;
+    EngineStats s = engines[i]->stats();
+    out += "replica " + std::to_string(i) + " role=" + core::to_string(s.replication.role) +
+           " view=" + std::to_string(s.leader_view) + " hb=" + std::to_string(s.heartbeat) +
+           " stopped=" + std::to_string(s.heartbeat_stopped) + " peers=";
+    for (auto& p : s.peers) {
+      out += std::to_string(p.id) + ":" + std::to_string(p.alive) + "/" + std::to_string(p.score) + " ";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 TEST(Engine, ValidateNamesTheBadSetting) {
   EngineConfig c = config(0, 3);
   c.secret = "";
@@ -216,19 +233,7 @@ TEST(Engine, LeaderStopFailsOverOnSoftFabric) {
   const uint16_t base = port_base();
   const std::string errors = start_all(engines, machines, [&](uint32_t i) { return elected_config(i, n, base); });
   ASSERT_EQ(errors, "");
-  auto describe = [&] {
-    std::string out;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (!engines[i]) continue;
-      EngineStats s = engines[i]->stats();
-      out += "replica " + std::to_string(i) + " role=" + core::to_string(s.replication.role) +
-             " view=" + std::to_string(s.leader_view) + " hb=" + std::to_string(s.heartbeat) +
-             " stopped=" + std::to_string(s.heartbeat_stopped) + " peers=";
-      for (auto& p : s.peers) out += std::to_string(p.id) + ":" + std::to_string(p.alive) + "/" + std::to_string(p.score) + " ";
-      out += "\n";
-    }
-    return out;
-  };
+  auto describe = [&] { return describe_engines(engines); };
   // The followers must have seen replica 0 lead before it stops: otherwise replica 1's takeover is
   // its first election ("initial", from no leader), not a failover (CI saw this race once).
   ASSERT_TRUE(wait_for([&] { return engines[0]->stats().replication.role == core::Role::kLeader &&
@@ -278,18 +283,7 @@ TEST(Engine, EveryPairReconnectsAfterLossFailedAReplicasQps) {
   const uint16_t base = port_base();
   const std::string errors = start_all(engines, machines, [&](uint32_t i) { return elected_config(i, n, base); });
   ASSERT_EQ(errors, "");
-  auto describe = [&] {
-    std::string out;
-    for (uint32_t i = 0; i < n; ++i) {
-      if (!engines[i]) continue;
-      EngineStats s = engines[i]->stats();
-      out += "replica " + std::to_string(i) + " role=" + core::to_string(s.replication.role) +
-             " view=" + std::to_string(s.leader_view) + " peers=";
-      for (auto& p : s.peers) out += std::to_string(p.id) + ":" + std::to_string(p.alive) + "/" + std::to_string(p.score) + " ";
-      out += "\n";
-    }
-    return out;
-  };
+  auto describe = [&] { return describe_engines(engines); };
   auto all_connected = [&] {
     for (uint32_t i = 0; i < n; ++i) {
       if (!engines[i]) continue;
