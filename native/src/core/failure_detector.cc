@@ -94,7 +94,18 @@ bool FailureDetector::poll(bool replication_stuck) {
   // condemns it below — detection in microseconds instead of up to a read period.
   if (const uint64_t lost = memory_.device->lost_connections(); lost != seen_lost_connections_) {
     seen_lost_connections_ = lost;
-    for (const PeerLink& p : peers_) next_read_ns_[p.id] = now;
+    for (const PeerLink& p : peers_) {
+      next_read_ns_[p.id] = now;
+      // A quiet side whose connection closed: the peer has just cycled its side (that closes
+      // the connections bound to it). Waiting out the window would only find our side broken
+      // then, and our cycle would break the peer's fresh side in turn, round after round. Read
+      // now instead; if that fails, cycle at once — the peer connects ahead of work only a
+      // moment after its cycle (soft NIC: 2 ms), so ours comes before it binds to our old side.
+      if (now < quiet_until_ns_[p.id]) {
+        quiet_until_ns_[p.id] = 0;
+        failing_since_ns_[p.id] = now - std::min(now, config_.connection_timeout_ns);
+      }
+    }
   }
   const ScratchLayout layout{scratch_slot_read_bytes_};
   for (PeerLink& p : peers_) {
@@ -161,6 +172,7 @@ void FailureDetector::on_completion(const fabric::Completion& c) {
   const uint64_t now = memory_.device->now_ns();
   if (c.status != fabric::WcStatus::kSuccess) {
     if (failing_since_ns_[id] == 0) failing_since_ns_[id] = now;
+    next_read_ns_[id] = now;  // the QP is in ERR: cycle it (when due) at the next pass, not slot
     if (in_grace(id, now)) return;
     // The transport gave up on a peer that had answered before: its NIC is gone (a killed
     // process's sockets close; an RDMA NIC exhausted its retries). That is a verdict, not one
