@@ -96,11 +96,13 @@ bool FailureDetector::poll(bool replication_stuck) {
     seen_lost_connections_ = lost;
     for (const PeerLink& p : peers_) {
       next_read_ns_[p.id] = now;
-      // A quiet side whose connection closed: the peer has just cycled its side (that closes
-      // the connections bound to it). Waiting out the window would only find our side broken
-      // then, and our cycle would break the peer's fresh side in turn, round after round. Read
-      // now instead; if that fails, cycle at once — the peer connects ahead of work only a
-      // moment after its cycle (soft NIC: 2 ms), so ours comes before it binds to our old side.
+      // One of our connections closed. For a quiet side that most likely means the peer has
+      // just cycled its side (that closes the connections bound to it; the count does not say
+      // which peer, so every quiet window ends). Waiting out the window would only find our side
+      // broken then, and our cycle would break the peer's fresh side in turn, round after round.
+      // Read now instead; the failing start is backdated by a connection timeout so that, if the
+      // read fails, the cycle is due at once — the peer connects ahead of work only a moment
+      // after its cycle (soft NIC: 2 ms), so ours comes before it binds to our old side.
       if (now < quiet_until_ns_[p.id]) {
         quiet_until_ns_[p.id] = 0;
         failing_since_ns_[p.id] = now - std::min(now, config_.connection_timeout_ns);
